@@ -1,0 +1,43 @@
+# grpcx: `make demo` runs the main job, `make test` runs every test.
+# Both create .venv and install what they need, including Debian tools (apt-get).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEBIAN_TOOLS := nghttp2-client nghttp2-server
+
+.PHONY: test demo bench lint tools clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Real peers used by the tests and the demo: nghttp, h2load, nghttpd.
+tools:
+	@if ! command -v nghttp >/dev/null || ! command -v h2load >/dev/null \
+	    || ! command -v nghttpd >/dev/null; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEBIAN_TOOLS); \
+	fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+test: $(STAMP) tools lint
+	$(PY) -m pytest -q
+
+demo: $(STAMP) tools
+	$(PY) -m grpcx.http2.demo
+
+bench: $(STAMP) tools
+	$(PY) bench/bench_hpack.py
+	$(PY) bench/bench_frames.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
