@@ -129,9 +129,9 @@ _U32 = Struct(">L")
 _U32_PAIR = Struct(">LL")
 _U16_U32 = Struct(">HL")
 _PRIORITY = Struct(">LB")
-# The 9-byte header as (length_hi16, length_lo8, type, flags, stream_id): struct has no
-# 24-bit integer, so the length is read as 16 + 8 bits.
-_HEADER = Struct(">HBBBL")
+# The 9-byte header as (length << 8 | type, flags, stream_id): struct has no 24-bit
+# integer, and three fields unpack faster than five.
+_HEADER = Struct(">LBL")
 
 
 class Priority(NamedTuple):
@@ -147,11 +147,7 @@ class Priority(NamedTuple):
 
 def build_frame(frame_type: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
     """One frame: the 9-byte header followed by ``payload``."""
-    length = len(payload)
-    return (
-        _HEADER.pack(length >> 8, length & 0xFF, frame_type, flags, stream_id & MAX_STREAM_ID)
-        + payload
-    )
+    return _HEADER.pack(len(payload) << 8 | frame_type, flags, stream_id & MAX_STREAM_ID) + payload
 
 
 def _padded(payload: bytes, pad_length: int | None) -> tuple[bytes, int]:
@@ -304,8 +300,9 @@ class FrameReader:
         avail = len(buf) - pos
         if avail < FRAME_HEADER_SIZE:
             return None
-        hi, lo, frame_type, flags, stream_id = _HEADER.unpack_from(buf, pos)
-        length = (hi << 8) | lo
+        length_type, flags, stream_id = _HEADER.unpack_from(buf, pos)
+        length = length_type >> 8
+        frame_type = length_type & 0xFF
         if length > self.max_frame_size:
             raise FrameTooLargeError(f"frame of {length} bytes exceeds {self.max_frame_size}")
         end = pos + FRAME_HEADER_SIZE + length
@@ -318,6 +315,40 @@ class FrameReader:
         else:
             self._pos = end
         return frame_type, flags, stream_id & MAX_STREAM_ID, payload
+
+    def read_frames(self) -> list[tuple[int, int, int, bytes]]:
+        """Every complete frame buffered, as ``read_frame`` tuples, in one pass.
+
+        The batch form is the hot path: one call per ``data_received`` instead of one
+        method call and buffer update per frame.
+        """
+        buf = self._buf
+        pos = self._pos
+        size = len(buf)
+        limit = self.max_frame_size
+        unpack = _HEADER.unpack_from
+        out: list[tuple[int, int, int, bytes]] = []
+        append = out.append
+        while size - pos >= FRAME_HEADER_SIZE:
+            length_type, flags, stream_id = unpack(buf, pos)
+            length = length_type >> 8
+            if length > limit:
+                # Keep the frames before the bad one consumed; the error ends the
+                # connection anyway, so no partial state is reused.
+                self._pos = pos
+                raise FrameTooLargeError(f"frame of {length} bytes exceeds {limit}")
+            start = pos + FRAME_HEADER_SIZE
+            end = start + length
+            if end > size:
+                break
+            append((length_type & 0xFF, flags, stream_id & MAX_STREAM_ID, buf[start:end]))
+            pos = end
+        if pos == size:
+            self._buf = b""
+            self._pos = 0
+        else:
+            self._pos = pos
+        return out
 
 
 # --------------------------------------------------------------------------- parsing
