@@ -1,0 +1,1 @@
+"""grpcx on asyncio."""

@@ -1,0 +1,1232 @@
+"""The sans-IO HTTP/2 connection (RFC 9113), for either role.
+
+Bytes in, events out::
+
+    conn = H2Connection(client_side=True, config=H2Config())
+    conn.initiate(now)                      # queues preface, SETTINGS, WINDOW_UPDATE
+    transport.write(conn.data_to_send())
+    for event in conn.receive_data(received, now): ...
+    stream_id = conn.open_stream(headers)   # or send_headers(conn.get_next_stream_id(), ...)
+    conn.send_data(stream_id, body, end_stream=True)
+    transport.write(conn.data_to_send())    # one write per batch
+
+Everything produced by one ``receive_data`` call or by a batch of send calls comes out of
+one ``data_to_send()`` as one buffer.
+
+Driver contract
+---------------
+* **Output.** Call ``data_to_send()`` and write the result only while the transport is
+  writable; while it is paused, stop draining. Bytes the core produces *in reply to peer
+  input* (SETTINGS/PING ACKs, RST_STREAMs, WINDOW_UPDATEs for discarded DATA) pile up in
+  the core meanwhile; if they exceed ``H2Config.max_outbound_buffer`` the peer is not
+  reading what it provokes and the connection ends with ENHANCE_YOUR_CALM.
+* **Outbound flow control.** ``send_data`` always accepts the data: what the peer's
+  windows allow is framed at once, the rest is queued per stream and released, fairly
+  across streams, as WINDOW_UPDATEs arrive. A writer applies backpressure by waiting while
+  ``outbound_queued(stream_id)`` is above its threshold; :class:`SendQueueDrained` tells
+  the driver a stream's queue has emptied.
+* **Inbound flow control.** Each :class:`DataReceived` carries ``flow_controlled_length``;
+  call ``acknowledge_received_data(stream_id, n)`` when the application has consumed it,
+  even if the stream was reset meanwhile. WINDOW_UPDATEs go out once half a window is
+  unacknowledged, so a slow reader holds back a fast sender.
+* **Errors.** Protocol violations by the peer never raise: a stream error resets the
+  stream (RST_STREAM queued, :class:`StreamReset` with ``remote=False``); a connection
+  error queues GOAWAY and returns :class:`ConnectionTerminated`, after which the
+  connection takes no more input: flush and close. Misuse by the local application raises
+  :class:`LocalProtocolError` (and subclasses) and sends nothing.
+* **Time.** ``now`` is any monotonic clock in seconds. Optionally call ``handle_timer(now)``
+  at ``get_timer()`` to enforce SETTINGS_TIMEOUT.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from struct import Struct
+
+from grpcx.http2.errors import (
+    ErrorCode,
+    H2ConnectionError,
+    H2StreamError,
+    HeaderListTooLargeError,
+)
+from grpcx.http2.events import (
+    ConnectionTerminated,
+    DataReceived,
+    Event,
+    GoAwayReceived,
+    HeadersReceived,
+    InformationalHeadersReceived,
+    PingAcked,
+    PingReceived,
+    SendQueueDrained,
+    SettingsAcked,
+    SettingsReceived,
+    StreamReset,
+    TrailersReceived,
+)
+from grpcx.http2.frames import (
+    CONNECTION_PREFACE,
+    DATA,
+    DEFAULT_INITIAL_WINDOW_SIZE,
+    FLAG_ACK,
+    FLAG_END_HEADERS,
+    FLAG_END_STREAM,
+    FLAG_PADDED,
+    FLAG_PRIORITY,
+    MAX_WINDOW_SIZE,
+    SETTINGS,
+    SETTINGS_ENABLE_PUSH,
+    SETTINGS_HEADER_TABLE_SIZE,
+    SETTINGS_INITIAL_WINDOW_SIZE,
+    SETTINGS_MAX_CONCURRENT_STREAMS,
+    SETTINGS_MAX_FRAME_SIZE,
+    SETTINGS_MAX_HEADER_LIST_SIZE,
+    FrameReader,
+    build_continuation,
+    build_goaway,
+    build_headers,
+    build_ping,
+    build_rst_stream,
+    build_settings,
+    build_window_update,
+    parse_continuation,
+    parse_data,
+    parse_goaway,
+    parse_headers,
+    parse_ping,
+    parse_priority,
+    parse_rst_stream,
+    parse_settings,
+    parse_window_update,
+)
+from grpcx.http2.hpack import Decoder, Encoder
+from grpcx.http2.settings import H2Config, LocalSettings, Settings
+from grpcx.http2.stream_states import (
+    LocalProtocolError,
+    StreamInput,
+    StreamState,
+    StreamStateError,
+    next_state,
+)
+
+__all__ = [
+    "ConnectionClosedError",
+    "H2Connection",
+    "LocalProtocolError",
+    "StreamIdsExhaustedError",
+    "StreamStateError",
+    "TooManyStreamsError",
+]
+
+Headers = list[tuple[bytes, bytes]]
+
+_MAX_STREAM_ID = 2**31 - 1
+_FRAME_HEADER = Struct(">HBBBL")  # 24-bit length as 16 + 8 bits, type, flags, stream id
+_DATA_END = FLAG_END_STREAM
+
+# Plain ints for the hot path.
+_IDLE = StreamState.IDLE
+_OPEN = StreamState.OPEN
+_CLOSED = StreamState.CLOSED
+_RESET_SENT = StreamState.RESET_SENT
+_RESET_RECEIVED = StreamState.RESET_RECEIVED
+_SEND_HEADERS = StreamInput.SEND_HEADERS
+_SEND_DATA = StreamInput.SEND_DATA
+_SEND_END_STREAM = StreamInput.SEND_END_STREAM
+_SEND_RST_STREAM = StreamInput.SEND_RST_STREAM
+_RECV_HEADERS = StreamInput.RECV_HEADERS
+_RECV_DATA = StreamInput.RECV_DATA
+_RECV_END_STREAM = StreamInput.RECV_END_STREAM
+_RECV_RST_STREAM = StreamInput.RECV_RST_STREAM
+_RECV_WINDOW_UPDATE = StreamInput.RECV_WINDOW_UPDATE
+_RECV_PRIORITY = StreamInput.RECV_PRIORITY
+
+
+class ConnectionClosedError(LocalProtocolError):
+    """The connection ended (we sent or received GOAWAY, or hit a protocol error)."""
+
+
+class TooManyStreamsError(LocalProtocolError):
+    """Opening a stream would exceed the peer's SETTINGS_MAX_CONCURRENT_STREAMS."""
+
+
+class StreamIdsExhaustedError(LocalProtocolError):
+    """No stream ids are left on this connection (RFC 9113 §5.1.1): open a new one."""
+
+
+# ------------------------------------------------------------------ header validation
+# RFC 9113 §8.2 and §8.3, checked cheaply: one C-level translate per name, three memchr
+# per value.
+
+_TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+_CONNECTION_SPECIFIC = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
+)
+_REQUEST_PSEUDO = frozenset((b":method", b":scheme", b":authority", b":path", b":protocol"))
+
+
+def _malformed(stream_id: int, why: str) -> H2StreamError:
+    return H2StreamError(stream_id, ErrorCode.PROTOCOL_ERROR, f"malformed headers: {why}")
+
+
+def _check_field(name: bytes, value: bytes, stream_id: int) -> None:
+    if not name or name.translate(None, _TOKEN_CHARS):
+        raise _malformed(stream_id, f"invalid field name {name!r}")
+    if name in _CONNECTION_SPECIFIC:
+        raise _malformed(stream_id, f"connection-specific field {name!r}")
+    if name == b"te" and value != b"trailers":
+        raise _malformed(stream_id, "te other than trailers")
+    if value and (
+        b"\r" in value
+        or b"\n" in value
+        or b"\x00" in value
+        or value[0] in (0x20, 0x09)
+        or value[-1] in (0x20, 0x09)
+    ):
+        raise _malformed(stream_id, f"invalid value for {name!r}")
+
+
+def _validate_request(headers: Headers, stream_id: int) -> None:
+    pseudo: dict[bytes, bytes] = {}
+    regular = False
+    for name, value in headers:
+        if name[:1] == b":":
+            if regular:
+                raise _malformed(stream_id, "pseudo-header after regular field")
+            if name not in _REQUEST_PSEUDO or name in pseudo:
+                raise _malformed(stream_id, f"unknown or repeated pseudo-header {name!r}")
+            pseudo[name] = value
+        else:
+            regular = True
+            _check_field(name, value, stream_id)
+    method = pseudo.get(b":method")
+    if method is None:
+        raise _malformed(stream_id, "missing :method")
+    if method == b"CONNECT" and b":protocol" not in pseudo:
+        # RFC 9113 §8.5: plain CONNECT carries only :method and :authority.
+        if b":scheme" in pseudo or b":path" in pseudo or b":authority" not in pseudo:
+            raise _malformed(stream_id, "bad CONNECT request")
+        return
+    if b":protocol" in pseudo and method != b"CONNECT":
+        raise _malformed(stream_id, ":protocol outside extended CONNECT")
+    if not pseudo.get(b":scheme") or not pseudo.get(b":path"):
+        raise _malformed(stream_id, "missing :scheme or :path")
+
+
+def _validate_response(headers: Headers, stream_id: int) -> int:
+    """Validate a response header block; returns its status code."""
+    status = -1
+    regular = False
+    for name, value in headers:
+        if name[:1] == b":":
+            if regular or name != b":status" or status >= 0:
+                raise _malformed(stream_id, f"bad pseudo-header {name!r} in response")
+            if len(value) != 3 or not value.isdigit():
+                raise _malformed(stream_id, "bad :status")
+            status = int(value)
+        else:
+            regular = True
+            _check_field(name, value, stream_id)
+    if status < 0:
+        raise _malformed(stream_id, "missing :status")
+    return status
+
+
+def _validate_trailers(headers: Headers, stream_id: int) -> None:
+    for name, value in headers:
+        if name[:1] == b":":
+            raise _malformed(stream_id, "pseudo-header in trailers")
+        _check_field(name, value, stream_id)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+class _TokenBucket:
+    """A rate limit: ``rate`` tokens per second, at most ``burst`` saved up."""
+
+    __slots__ = ("_burst", "_last", "_rate", "_tokens")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._last: float | None = None
+
+    def allow(self, now: float) -> bool:
+        last = self._last
+        if last is None:
+            self._last = now
+        elif now > last:
+            self._tokens = min(self._burst, self._tokens + (now - last) * self._rate)
+            self._last = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+class _Stream:
+    """Per-stream state. Only live streams have one; closed streams are forgotten except
+    for their final state in a bounded history."""
+
+    __slots__ = (
+        "inbound",
+        "local",
+        "out_bytes",
+        "out_chunks",
+        "out_end",
+        "out_trailers",
+        "recv_unacked",
+        "recv_window",
+        "send_window",
+        "state",
+        "stream_id",
+    )
+
+    def __init__(self, stream_id: int, local: bool, send_window: int, recv_window: int) -> None:
+        self.stream_id = stream_id
+        self.local = local
+        self.state: StreamState = _IDLE
+        self.send_window = send_window
+        self.recv_window = recv_window
+        self.recv_unacked = 0
+        # Outbound data waiting for flow-control window, then what ends the stream.
+        self.out_chunks: deque[memoryview] | None = None
+        self.out_bytes = 0
+        self.out_end = False
+        self.out_trailers: Headers | None = None
+        # Inbound header blocks seen: 0 none (or only 1xx), 1 initial, 2 trailers.
+        self.inbound = 0
+
+
+# ------------------------------------------------------------------ the connection
+
+
+class H2Connection:
+    """One HTTP/2 connection, client or server side, without I/O. See the module docs."""
+
+    def __init__(self, client_side: bool, config: H2Config | None = None) -> None:
+        cfg = config if config is not None else H2Config()
+        self.client_side = client_side
+        self.config = cfg
+        #: The peer's settings in force (RFC initial values until its SETTINGS arrive).
+        self.remote_settings = Settings()
+        #: Our advertised settings: ``acked`` in force, ``pending`` awaiting ACK.
+        self.local_settings = LocalSettings()
+
+        self._encoder = Encoder()
+        if cfg.max_encoder_table_size < 4096:
+            self._encoder.header_table_size = cfg.max_encoder_table_size
+        self._decoder = Decoder()
+        self._decoder.max_header_list_size = cfg.max_header_list_size
+        self._reader = FrameReader()
+
+        self._out: list[bytes | memoryview] = []
+        self._out_size = 0
+        self._reactive = 0  # undrained bytes produced in reply to peer input
+        self._events: list[Event] = []
+        self._now = 0.0
+
+        self._initiated = False
+        self._terminated = False
+        self._preface_pending = not client_side
+        self._preface_buf = b""
+        self._peer_settings_seen = False
+
+        self._streams: dict[int, _Stream] = {}
+        self._closed: dict[int, StreamState] = {}  # bounded, oldest first
+        self._blocked: dict[int, None] = {}  # streams with queued data, in arrival order
+        self._local_parity = 1 if client_side else 0
+        self._next_stream_id = 1 if client_side else 2
+        self._highest_peer_id = 0
+        self._local_active = 0
+        self._peer_active = 0
+
+        # Flow control. Send windows are the peer's limits on us; receive windows are
+        # what the peer may still send us; ``*_unacked`` is consumed but not yet announced.
+        self._send_window = DEFAULT_INITIAL_WINDOW_SIZE
+        self._recv_window = DEFAULT_INITIAL_WINDOW_SIZE
+        self._recv_unacked = 0
+        self._recv_initial = DEFAULT_INITIAL_WINDOW_SIZE  # for new streams, permissive
+
+        # Header block being reassembled from HEADERS + CONTINUATION.
+        self._hb_stream = 0
+        self._hb_flags = 0
+        self._hb_parts: list[bytes] = []
+        self._hb_size = 0
+        self._hb_frames = 0
+        self._hb_error: H2StreamError | None = None
+
+        self._pings: dict[bytes, float] = {}
+        self._goaway_sent_last: int | None = None
+        self._goaway_received_last: int | None = None
+
+        self._reset_bucket = _TokenBucket(cfg.max_peer_resets_per_second, cfg.peer_reset_burst)
+        self._ping_bucket = _TokenBucket(cfg.max_pings_per_second, cfg.ping_burst)
+        self._settings_bucket = _TokenBucket(cfg.max_settings_per_second, cfg.settings_burst)
+
+        self._handlers = (
+            self._on_data,
+            self._on_headers,
+            self._on_priority,
+            self._on_rst_stream,
+            self._on_settings,
+            self._on_push_promise,
+            self._on_ping,
+            self._on_goaway,
+            self._on_window_update,
+            self._on_continuation,
+        )
+
+    # ------------------------------------------------------------ queries
+
+    @property
+    def terminated(self) -> bool:
+        """True once the connection ended itself (ConnectionTerminated was returned)."""
+        return self._terminated
+
+    @property
+    def local_open_streams(self) -> int:
+        """Live streams we opened (they count against the peer's concurrency limit)."""
+        return self._local_active
+
+    @property
+    def remote_open_streams(self) -> int:
+        """Live streams the peer opened (they count against our limit)."""
+        return self._peer_active
+
+    @property
+    def open_streams(self) -> int:
+        """All live streams."""
+        return self._local_active + self._peer_active
+
+    @property
+    def peer_max_concurrent_streams(self) -> int:
+        """The peer's SETTINGS_MAX_CONCURRENT_STREAMS (2^32-1 until it says otherwise)."""
+        return self.remote_settings.max_concurrent_streams
+
+    @property
+    def can_open_stream(self) -> bool:
+        """Whether ``open_stream`` would succeed now."""
+        return (
+            self.client_side
+            and not self._terminated
+            and self._goaway_received_last is None
+            and self._goaway_sent_last is None
+            and self._next_stream_id <= _MAX_STREAM_ID
+            and self._local_active < self.remote_settings.max_concurrent_streams
+        )
+
+    @property
+    def outbound_buffered(self) -> int:
+        """Bytes waiting in ``data_to_send()``."""
+        return self._out_size
+
+    def outbound_queued(self, stream_id: int) -> int:
+        """Bytes ``send_data`` accepted for ``stream_id`` that wait for flow-control window."""
+        stream = self._streams.get(stream_id)
+        return 0 if stream is None else stream.out_bytes
+
+    def local_window(self, stream_id: int = 0) -> int:
+        """How many more bytes the peer may send us on ``stream_id`` (0: the connection)."""
+        if stream_id == 0:
+            return self._recv_window
+        stream = self._streams.get(stream_id)
+        return 0 if stream is None else stream.recv_window
+
+    def unacknowledged(self, stream_id: int = 0) -> int:
+        """Bytes acknowledged by the application not yet announced in a WINDOW_UPDATE."""
+        if stream_id == 0:
+            return self._recv_unacked
+        stream = self._streams.get(stream_id)
+        return 0 if stream is None else stream.recv_unacked
+
+    def remote_window(self, stream_id: int = 0) -> int:
+        """How many bytes we may still send on ``stream_id`` (0: the connection). A stream's
+        window can be negative after the peer lowers SETTINGS_INITIAL_WINDOW_SIZE."""
+        if stream_id == 0:
+            return self._send_window
+        stream = self._streams.get(stream_id)
+        return 0 if stream is None else stream.send_window
+
+    def stream_state(self, stream_id: int) -> StreamState:
+        """The state of ``stream_id`` as this connection sees it."""
+        stream = self._streams.get(stream_id)
+        if stream is not None:
+            return stream.state
+        return self._unknown_stream_state(stream_id)
+
+    def get_next_stream_id(self) -> int:
+        """The id the next stream we open will get."""
+        return self._next_stream_id
+
+    def get_timer(self) -> float | None:
+        """When ``handle_timer`` should next be called, or None."""
+        if self._terminated:
+            return None
+        return self.local_settings.deadline(self.config.settings_timeout)
+
+    # ------------------------------------------------------------ output
+
+    def data_to_send(self) -> bytes:
+        """Everything queued for the peer, as one buffer; the queue is emptied."""
+        out = self._out
+        if not out:
+            return b""
+        data = b"".join(out)
+        out.clear()
+        self._out_size = 0
+        self._reactive = 0
+        return data
+
+    def _write(self, data: bytes | memoryview) -> None:
+        self._out.append(data)
+        self._out_size += len(data)
+
+    def _write_reactive(self, data: bytes) -> None:
+        """Queue bytes provoked by peer input, bounded by ``max_outbound_buffer``."""
+        self._out.append(data)
+        n = len(data)
+        self._out_size += n
+        self._reactive += n
+        if self._reactive > self.config.max_outbound_buffer:
+            raise H2ConnectionError(
+                ErrorCode.ENHANCE_YOUR_CALM, "peer is not reading what it provokes"
+            )
+
+    # ------------------------------------------------------------ starting
+
+    def initiate(self, now: float) -> None:
+        """Queue our connection preface: (client) the magic, our SETTINGS, and a
+        WINDOW_UPDATE that raises the connection window to ``connection_window_size``."""
+        if self._initiated:
+            return
+        self._initiated = True
+        self._now = now
+        if self.client_side:
+            self._write(CONNECTION_PREFACE)
+        pairs = self.config.advertised(self.client_side)
+        self._write(build_settings(pairs))
+        self.local_settings.sent(pairs, now)
+        self._apply_local_permissive()
+        increase = self.config.connection_window_size - DEFAULT_INITIAL_WINDOW_SIZE
+        if increase > 0:
+            self._write(build_window_update(0, increase))
+            self._recv_window += increase
+
+    def update_settings(
+        self, changes: Mapping[int, int] | Iterable[tuple[int, int]], now: float
+    ) -> None:
+        """Send new SETTINGS; they take effect for enforcement once the peer ACKs them
+        (more permissive values are honoured at once, since the peer may use them)."""
+        self._check_usable()
+        pairs = list(changes.items()) if isinstance(changes, Mapping) else list(changes)
+        if not self.client_side and any(
+            ident == SETTINGS_ENABLE_PUSH and value for ident, value in pairs
+        ):
+            raise LocalProtocolError("a server cannot enable push")
+        self.local_settings.sent(pairs, now)  # validates
+        self._write(build_settings(pairs))
+        self._apply_local_permissive()
+
+    def _apply_local_permissive(self) -> None:
+        local = self.local_settings
+        self._reader.max_frame_size = local.permissive(SETTINGS_MAX_FRAME_SIZE)
+        self._decoder.max_table_size = local.permissive(SETTINGS_HEADER_TABLE_SIZE)
+        self._decoder.max_header_list_size = local.permissive(SETTINGS_MAX_HEADER_LIST_SIZE)
+        initial = local.permissive(SETTINGS_INITIAL_WINDOW_SIZE)
+        delta = initial - self._recv_initial
+        if delta:
+            # RFC 9113 §6.9.2: the peer adjusts every stream's window by the difference.
+            self._recv_initial = initial
+            for stream in self._streams.values():
+                stream.recv_window += delta
+
+    # ------------------------------------------------------------ receiving
+
+    def receive_data(self, data: bytes, now: float) -> list[Event]:
+        """Process bytes received from the peer; returns the resulting events."""
+        if self._terminated:
+            return []
+        if not self._initiated:
+            self.initiate(now)
+        self._now = now
+        events: list[Event] = []
+        self._events = events
+        try:
+            if self._preface_pending:
+                rest = self._receive_preface(data)
+                if rest is None:
+                    return events
+                data = rest
+            reader = self._reader
+            reader.feed(data)
+            handlers = self._handlers
+            while True:
+                frame = reader.read_frame()
+                if frame is None:
+                    break
+                frame_type, flags, stream_id, payload = frame
+                if self._hb_stream:
+                    # RFC 9113 §6.10: nothing may interleave with a header block.
+                    if frame_type != 9 or stream_id != self._hb_stream:
+                        raise H2ConnectionError(
+                            ErrorCode.PROTOCOL_ERROR, "frame interleaved in a header block"
+                        )
+                elif not self._peer_settings_seen and frame_type != SETTINGS:
+                    raise H2ConnectionError(
+                        ErrorCode.PROTOCOL_ERROR, "the preface must start with SETTINGS"
+                    )
+                if frame_type > 9:
+                    continue  # unknown frame types are ignored (RFC 9113 §4.1)
+                try:
+                    handlers[frame_type](flags, stream_id, payload)
+                except H2StreamError as exc:
+                    self._stream_error(exc)
+        except H2ConnectionError as exc:
+            self._terminate(exc.code, exc.message or str(exc))
+        return events
+
+    def _receive_preface(self, data: bytes) -> bytes | None:
+        buf = self._preface_buf + data
+        size = len(CONNECTION_PREFACE)
+        if not CONNECTION_PREFACE.startswith(buf[:size]):
+            raise H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "invalid connection preface")
+        if len(buf) < size:
+            self._preface_buf = buf
+            return None
+        self._preface_pending = False
+        self._preface_buf = b""
+        return buf[size:]
+
+    def _terminate(self, code: int, reason: str) -> None:
+        if self._terminated:
+            return
+        self._terminated = True
+        self._hb_stream = 0
+        self._write(build_goaway(self._highest_peer_id, code, reason.encode()[:256]))
+        self._events.append(ConnectionTerminated(code, reason))
+
+    def _unknown_stream_state(self, stream_id: int) -> StreamState:
+        """The state of a stream with no live record.
+
+        Recently closed streams are remembered. Ids below the high-water mark that are not
+        remembered were closed long ago or skipped (§5.1.1, implicitly closed): frames on
+        them are treated as if we had reset the stream, i.e. ignored, which is what a late
+        frame after our RST_STREAM needs. (A HEADERS opening such a peer id is caught
+        separately: stream ids must increase.)
+        """
+        state = self._closed.get(stream_id)
+        if state is not None:
+            return state
+        if (stream_id & 1) == self._local_parity:
+            return _RESET_SENT if stream_id < self._next_stream_id else _IDLE
+        return _RESET_SENT if stream_id <= self._highest_peer_id else _IDLE
+
+    def _credit_connection(self, length: int) -> None:
+        """DATA that no application will consume still used connection window: give it
+        back at once (batched like any acknowledgement), or the connection starves."""
+        if length:
+            self._ack_connection(length, reactive=True)
+
+    def _on_data(self, flags: int, stream_id: int, payload: bytes) -> None:
+        length = len(payload)
+        window = self._recv_window - length
+        if window < 0:
+            raise H2ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window exceeded")
+        self._recv_window = window
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            parse_data(flags, stream_id, payload)  # stream 0 and padding checks
+            self._credit_connection(length)
+            next_state(self._unknown_stream_state(stream_id), _RECV_DATA, stream_id)
+            return
+        try:
+            data = parse_data(flags, stream_id, payload) if flags & FLAG_PADDED else payload
+            state = next_state(stream.state, _RECV_DATA, stream_id)
+            swindow = stream.recv_window - length
+            if swindow < 0:
+                raise H2StreamError(
+                    stream_id, ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeded"
+                )
+            end = flags & FLAG_END_STREAM
+            if end:
+                state = next_state(state, _RECV_END_STREAM, stream_id)
+        except H2StreamError:
+            self._credit_connection(length)
+            raise
+        stream.recv_window = swindow
+        stream.state = state
+        self._events.append(DataReceived(stream_id, data, length, bool(end)))
+        if state is _CLOSED:
+            self._maybe_close(stream)
+
+    def _on_headers(self, flags: int, stream_id: int, payload: bytes) -> None:
+        error: H2StreamError | None = None
+        try:
+            block, _ = parse_headers(flags, stream_id, payload)
+        except H2StreamError as exc:
+            # The priority is invalid but the block must still be decoded to keep HPACK
+            # in step (RFC 9113 §4.3): the block follows the 5 priority bytes.
+            block = parse_headers(flags & ~FLAG_PRIORITY, stream_id, payload)[0][5:]
+            error = exc
+        if not flags & FLAG_END_HEADERS:
+            if len(block) > self.config.max_header_block_size:
+                raise H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large")
+            self._hb_stream = stream_id
+            self._hb_flags = flags
+            self._hb_parts = [block]
+            self._hb_size = len(block)
+            self._hb_frames = 0
+            self._hb_error = error
+            return
+        self._on_header_block(stream_id, flags, block, error)
+
+    def _on_continuation(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not self._hb_stream:
+            raise H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "CONTINUATION without HEADERS")
+        fragment = parse_continuation(stream_id, payload)
+        self._hb_frames += 1
+        self._hb_size += len(fragment)
+        if self._hb_frames > self.config.max_continuation_frames:
+            raise H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many CONTINUATION frames")
+        if self._hb_size > self.config.max_header_block_size:
+            raise H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large")
+        self._hb_parts.append(fragment)
+        if flags & FLAG_END_HEADERS:
+            block = b"".join(self._hb_parts)
+            self._hb_stream = 0
+            self._hb_parts = []
+            self._on_header_block(stream_id, self._hb_flags, block, self._hb_error)
+
+    def _on_header_block(
+        self, stream_id: int, flags: int, block: bytes, error: H2StreamError | None
+    ) -> None:
+        # Decode before anything else: every block changes the HPACK state (RFC 9113 §4.3),
+        # including blocks for streams that are then refused or ignored.
+        headers: Headers | None
+        try:
+            headers = self._decoder.decode(block)
+        except HeaderListTooLargeError as exc:
+            headers = None
+            if error is None:
+                error = H2StreamError(stream_id, exc.code, str(exc))
+        end_stream = bool(flags & FLAG_END_STREAM)
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            if (stream_id & 1) == self._local_parity:
+                if stream_id >= self._next_stream_id:
+                    raise H2ConnectionError(
+                        ErrorCode.PROTOCOL_ERROR, f"peer opened stream {stream_id} of our parity"
+                    )
+                next_state(self._unknown_stream_state(stream_id), _RECV_HEADERS, stream_id)
+                return
+            if self.client_side:
+                raise H2ConnectionError(
+                    ErrorCode.PROTOCOL_ERROR, f"server opened stream {stream_id} (push is off)"
+                )
+            if stream_id <= self._highest_peer_id:
+                closed = self._closed.get(stream_id)
+                if closed is None:
+                    raise H2ConnectionError(
+                        ErrorCode.PROTOCOL_ERROR, f"stream id {stream_id} did not increase"
+                    )
+                next_state(closed, _RECV_HEADERS, stream_id)
+                return
+            self._highest_peer_id = stream_id
+            if self._goaway_sent_last is not None and stream_id > self._goaway_sent_last:
+                return  # RFC 9113 §6.8: streams after our GOAWAY are ignored
+            if error is not None:
+                raise error
+            if self._peer_active >= self.local_settings.permissive(SETTINGS_MAX_CONCURRENT_STREAMS):
+                raise H2StreamError(
+                    stream_id, ErrorCode.REFUSED_STREAM, "too many concurrent streams"
+                )
+            assert headers is not None
+            _validate_request(headers, stream_id)  # before the application hears of it
+            stream = self._new_stream(stream_id, local=False)
+            stream.state = next_state(_IDLE, _RECV_HEADERS, stream_id)
+        else:
+            state = next_state(stream.state, _RECV_HEADERS, stream_id)
+            if error is not None:
+                raise error
+            stream.state = state
+            assert headers is not None
+            if stream.inbound == 0 and self.client_side:
+                status = _validate_response(headers, stream_id)
+                if 100 <= status < 200:
+                    if end_stream:
+                        raise _malformed(stream_id, "informational response ends stream")
+                    self._events.append(InformationalHeadersReceived(stream_id, headers))
+                    return
+            elif stream.inbound == 0:  # pragma: no cover - a request always opens a stream
+                _validate_request(headers, stream_id)
+            else:
+                if not end_stream:
+                    raise _malformed(stream_id, "trailers without END_STREAM")
+                _validate_trailers(headers, stream_id)
+                stream.inbound = 2
+                stream.state = next_state(stream.state, _RECV_END_STREAM, stream_id)
+                self._events.append(TrailersReceived(stream_id, headers))
+                self._maybe_close(stream)
+                return
+        stream.inbound = 1
+        if end_stream:
+            stream.state = next_state(stream.state, _RECV_END_STREAM, stream_id)
+        self._events.append(HeadersReceived(stream_id, headers, end_stream))
+        if end_stream:
+            self._maybe_close(stream)
+
+    def _on_priority(self, flags: int, stream_id: int, payload: bytes) -> None:
+        parse_priority(stream_id, payload)  # validated, then ignored (RFC 9113 §5.3.2)
+
+    def _on_rst_stream(self, flags: int, stream_id: int, payload: bytes) -> None:
+        code = parse_rst_stream(stream_id, payload)
+        if not self._reset_bucket.allow(self._now):
+            # CVE-2023-44487 ("rapid reset").
+            raise H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many stream resets")
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            next_state(self._unknown_stream_state(stream_id), _RECV_RST_STREAM, stream_id)
+            return
+        next_state(stream.state, _RECV_RST_STREAM, stream_id)
+        self._remove_stream(stream, _RESET_RECEIVED)
+        self._events.append(StreamReset(stream_id, code, True))
+
+    def _on_settings(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not self._settings_bucket.allow(self._now):
+            raise H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many SETTINGS")
+        pairs = parse_settings(flags, stream_id, payload)
+        self._peer_settings_seen = True
+        if flags & FLAG_ACK:
+            applied = self.local_settings.ack_received()
+            if applied is not None:
+                self._apply_local_permissive()
+                self._events.append(SettingsAcked(applied))
+            return
+        if self.client_side and (SETTINGS_ENABLE_PUSH, 1) in pairs:
+            raise H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "server enabled push")
+        remote = self.remote_settings
+        old_initial = remote.initial_window_size
+        changed = remote.apply(pairs)
+        if SETTINGS_HEADER_TABLE_SIZE in changed:
+            self._encoder.header_table_size = min(
+                remote.header_table_size, self.config.max_encoder_table_size
+            )
+        delta = remote.initial_window_size - old_initial
+        if delta:
+            # RFC 9113 §6.9.2: windows may go negative, but not past 2^31-1.
+            for stream in self._streams.values():
+                window = stream.send_window + delta
+                if window > MAX_WINDOW_SIZE:
+                    raise H2ConnectionError(
+                        ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE overflows a window"
+                    )
+                stream.send_window = window
+        self._write_reactive(build_settings(ack=True))
+        self._events.append(SettingsReceived(changed))
+        if delta > 0 and self._blocked:
+            self._flush_blocked()
+
+    def _on_push_promise(self, flags: int, stream_id: int, payload: bytes) -> None:
+        # We never enable push (a client advertises ENABLE_PUSH=0; a server cannot
+        # receive it at all): RFC 9113 §6.6 and §8.4.
+        raise H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE is not allowed")
+
+    def _on_ping(self, flags: int, stream_id: int, payload: bytes) -> None:
+        opaque = parse_ping(stream_id, payload)
+        if flags & FLAG_ACK:
+            sent = self._pings.pop(opaque, None)
+            if sent is not None:
+                self._events.append(PingAcked(opaque, self._now - sent))
+            return
+        if not self._ping_bucket.allow(self._now):
+            raise H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many PINGs")
+        self._write_reactive(build_ping(opaque, ack=True))
+        self._events.append(PingReceived(opaque))
+
+    def _on_goaway(self, flags: int, stream_id: int, payload: bytes) -> None:
+        last, code, debug = parse_goaway(stream_id, payload)
+        if self._goaway_received_last is not None:
+            last = min(last, self._goaway_received_last)
+        self._goaway_received_last = last
+        # Streams we opened above ``last`` were not and will not be processed: report
+        # them refused so the caller can retry them elsewhere (RFC 9113 §6.8).
+        refused = [s for s in self._streams.values() if s.local and s.stream_id > last]
+        for stream in refused:
+            self._remove_stream(stream, _RESET_SENT)
+            self._events.append(StreamReset(stream.stream_id, ErrorCode.REFUSED_STREAM, True))
+        self._events.append(GoAwayReceived(last, code, debug))
+
+    def _on_window_update(self, flags: int, stream_id: int, payload: bytes) -> None:
+        increment = parse_window_update(stream_id, payload)
+        if stream_id == 0:
+            if increment == 0:
+                raise H2ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0")
+            window = self._send_window + increment
+            if window > MAX_WINDOW_SIZE:
+                raise H2ConnectionError(
+                    ErrorCode.FLOW_CONTROL_ERROR, "connection window above 2^31-1"
+                )
+            self._send_window = window
+            if self._blocked:
+                self._flush_blocked()
+            return
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            next_state(self._unknown_stream_state(stream_id), _RECV_WINDOW_UPDATE, stream_id)
+            return
+        next_state(stream.state, _RECV_WINDOW_UPDATE, stream_id)
+        if increment == 0:
+            raise H2StreamError(stream_id, ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0")
+        window = stream.send_window + increment
+        if window > MAX_WINDOW_SIZE:
+            raise H2StreamError(stream_id, ErrorCode.FLOW_CONTROL_ERROR, "window above 2^31-1")
+        stream.send_window = window
+        if stream.out_bytes and window > 0 and self._send_window > 0:
+            self._flush_stream(stream)
+
+    def _stream_error(self, exc: H2StreamError) -> None:
+        stream_id = exc.stream_id
+        if not self._reset_bucket.allow(self._now):
+            # Resets the peer provokes count like resets it sends ("MadeYouReset",
+            # CVE-2025-8671): either way streams churn without bound.
+            raise H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many stream errors")
+        self._write_reactive(build_rst_stream(stream_id, exc.code))
+        stream = self._streams.get(stream_id)
+        if stream is not None:
+            self._remove_stream(stream, _RESET_SENT)
+            self._events.append(StreamReset(stream_id, exc.code, False))
+        else:
+            self._remember_closed(stream_id, _RESET_SENT)
+
+    # ------------------------------------------------------------ stream bookkeeping
+
+    def _new_stream(self, stream_id: int, local: bool) -> _Stream:
+        stream = _Stream(
+            stream_id, local, self.remote_settings.initial_window_size, self._recv_initial
+        )
+        self._streams[stream_id] = stream
+        if local:
+            self._local_active += 1
+        else:
+            self._peer_active += 1
+        return stream
+
+    def _remove_stream(self, stream: _Stream, final: StreamState) -> None:
+        stream_id = stream.stream_id
+        del self._streams[stream_id]
+        self._blocked.pop(stream_id, None)
+        if stream.local:
+            self._local_active -= 1
+        else:
+            self._peer_active -= 1
+        stream.state = final
+        stream.out_chunks = None
+        stream.out_bytes = 0
+        self._remember_closed(stream_id, final)
+
+    def _remember_closed(self, stream_id: int, state: StreamState) -> None:
+        closed = self._closed
+        closed.pop(stream_id, None)
+        closed[stream_id] = state
+        if len(closed) > self.config.closed_stream_history:
+            del closed[next(iter(closed))]
+
+    def _maybe_close(self, stream: _Stream) -> None:
+        """Forget a stream once both sides ended it and its queued output is out."""
+        if stream.state is _CLOSED and not stream.out_bytes and not stream.out_end:
+            self._remove_stream(stream, _CLOSED)
+
+    # ------------------------------------------------------------ sending
+
+    def _check_usable(self) -> None:
+        if self._terminated:
+            raise ConnectionClosedError("the connection has ended")
+
+    def _open_local(self, stream_id: int) -> _Stream:
+        if not self.client_side:
+            raise LocalProtocolError("a server cannot open streams (push is not supported)")
+        if (stream_id & 1) != self._local_parity or stream_id < self._next_stream_id:
+            raise StreamStateError(f"stream {stream_id} is closed or not ours to open")
+        if stream_id > _MAX_STREAM_ID:
+            raise StreamIdsExhaustedError("stream ids exhausted")
+        if self._goaway_received_last is not None or self._goaway_sent_last is not None:
+            raise ConnectionClosedError("GOAWAY: no new streams on this connection")
+        if self._local_active >= self.remote_settings.max_concurrent_streams:
+            raise TooManyStreamsError(
+                f"peer allows {self.remote_settings.max_concurrent_streams} concurrent streams"
+            )
+        self._next_stream_id = stream_id + 2
+        return self._new_stream(stream_id, local=True)
+
+    def open_stream(
+        self, headers: Iterable[tuple[bytes, bytes]], *, end_stream: bool = False
+    ) -> int:
+        """Open a new stream (client side) with its request headers; returns its id."""
+        stream_id = self._next_stream_id
+        self.send_headers(stream_id, headers, end_stream=end_stream)
+        return stream_id
+
+    def send_headers(
+        self,
+        stream_id: int,
+        headers: Iterable[tuple[bytes, bytes]],
+        *,
+        end_stream: bool = False,
+    ) -> None:
+        """Send a header block: request headers (opening ``stream_id`` if it is new),
+        response headers, or trailers (with ``end_stream``). Trailers sent while data is
+        still queued for flow control go out after that data."""
+        self._check_usable()
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            if self._unknown_stream_state(stream_id) is not _IDLE:
+                raise StreamStateError(f"stream {stream_id} is closed")
+            stream = self._open_local(stream_id)
+        state = next_state(stream.state, _SEND_HEADERS, stream_id)
+        if end_stream:
+            state = next_state(state, _SEND_END_STREAM, stream_id)
+        if stream.out_bytes:
+            if not end_stream:
+                raise StreamStateError("only trailers (end_stream=True) may follow queued data")
+            stream.state = state
+            stream.out_trailers = list(headers)
+            stream.out_end = True
+            return
+        stream.state = state
+        self._write_headers(stream_id, headers, end_stream)
+        if state is _CLOSED:
+            self._maybe_close(stream)
+
+    def send_trailers(self, stream_id: int, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        """Send trailers, ending our side of the stream."""
+        self.send_headers(stream_id, headers, end_stream=True)
+
+    def _write_headers(
+        self, stream_id: int, headers: Iterable[tuple[bytes, bytes]], end_stream: bool
+    ) -> None:
+        block = self._encoder.encode(headers)
+        max_frame = self.remote_settings.max_frame_size
+        if len(block) <= max_frame:
+            self._write(build_headers(stream_id, block, end_stream=end_stream))
+            return
+        self._write(
+            build_headers(stream_id, block[:max_frame], end_stream=end_stream, end_headers=False)
+        )
+        size = len(block)
+        for start in range(max_frame, size, max_frame):
+            end = start + max_frame
+            self._write(build_continuation(stream_id, block[start:end], end_headers=end >= size))
+
+    def send_data(self, stream_id: int, data: bytes, *, end_stream: bool = False) -> None:
+        """Send ``data`` on a stream: framed now as far as the flow-control windows and the
+        peer's MAX_FRAME_SIZE allow, the rest queued (END_STREAM waits for it). ``data``
+        must not be mutated afterwards (it is referenced, not copied, until written)."""
+        self._check_usable()
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            raise StreamStateError(f"stream {stream_id} is not open")
+        state = next_state(stream.state, _SEND_DATA, stream_id)
+        if end_stream:
+            state = next_state(state, _SEND_END_STREAM, stream_id)
+        stream.state = state
+        size = len(data)
+        if not size and not end_stream:
+            return
+        if stream.out_bytes:
+            if size:
+                assert stream.out_chunks is not None
+                stream.out_chunks.append(memoryview(data))
+                stream.out_bytes += size
+            stream.out_end = end_stream
+            return
+        allowed = min(stream.send_window, self._send_window, size)
+        if allowed >= size:
+            self._write_data(stream, memoryview(data), end_stream)
+        else:
+            view = memoryview(data)
+            if allowed > 0:
+                self._write_data(stream, view[:allowed], False)
+                view = view[allowed:]
+            stream.out_chunks = deque((view,))
+            stream.out_bytes = len(view)
+            stream.out_end = end_stream
+            self._blocked[stream_id] = None
+            return
+        if state is _CLOSED:
+            self._maybe_close(stream)
+
+    def _write_data(self, stream: _Stream, view: memoryview, end_stream: bool) -> None:
+        """Frame ``view`` (which fits the windows) as DATA, chunked by MAX_FRAME_SIZE."""
+        size = len(view)
+        stream.send_window -= size
+        self._send_window -= size
+        stream_id = stream.stream_id
+        max_frame = self.remote_settings.max_frame_size
+        out = self._out
+        pack = _FRAME_HEADER.pack
+        start = 0
+        frames = 0
+        while True:
+            end = start + max_frame
+            flags = 0
+            if end >= size:
+                end = size
+                if end_stream:
+                    flags = _DATA_END
+            length = end - start
+            out.append(pack(length >> 8, length & 0xFF, DATA, flags, stream_id))
+            out.append(view[start:end])
+            frames += 1
+            start = end
+            if start >= size:
+                break
+        self._out_size += size + 9 * frames
+
+    def _send_queued(self, stream: _Stream, budget: int) -> None:
+        """Write up to ``budget`` queued bytes of ``stream`` (budget fits the windows),
+        then its deferred END_STREAM or trailers if the queue emptied."""
+        chunks = stream.out_chunks
+        assert chunks is not None
+        parts: list[memoryview] = []
+        taken = 0
+        while chunks and taken < budget:
+            chunk = chunks[0]
+            room = budget - taken
+            if len(chunk) <= room:
+                chunks.popleft()
+                parts.append(chunk)
+                taken += len(chunk)
+            else:
+                parts.append(chunk[:room])
+                chunks[0] = chunk[room:]
+                taken += room
+        stream.out_bytes -= taken
+        drained = not stream.out_bytes
+        end_with_data = drained and stream.out_end and stream.out_trailers is None
+        view = parts[0] if len(parts) == 1 else memoryview(b"".join(parts))
+        self._write_data(stream, view, end_with_data)
+        if drained:
+            stream.out_chunks = None
+            trailers = stream.out_trailers
+            if trailers is not None:
+                stream.out_trailers = None
+                self._write_headers(stream.stream_id, trailers, True)
+            stream.out_end = False
+            self._blocked.pop(stream.stream_id, None)
+            self._events.append(SendQueueDrained(stream.stream_id))
+            self._maybe_close(stream)
+
+    def _flush_stream(self, stream: _Stream) -> None:
+        """Send as much of one stream's queue as the windows allow."""
+        while stream.out_bytes:
+            budget = min(stream.send_window, self._send_window)
+            if budget <= 0:
+                return
+            self._send_queued(stream, budget)
+
+    def _flush_blocked(self) -> None:
+        """Release queued data after the connection window opened: round-robin across the
+        waiting streams, one frame's worth each per round, so no stream starves another."""
+        blocked = self._blocked
+        streams = self._streams
+        max_frame = self.remote_settings.max_frame_size
+        while blocked and self._send_window > 0:
+            progressed = False
+            for stream_id in list(blocked):
+                stream = streams[stream_id]
+                budget = min(stream.send_window, self._send_window, max_frame)
+                if budget <= 0:
+                    continue
+                progressed = True
+                self._send_queued(stream, budget)
+                if self._send_window <= 0:
+                    return
+            if not progressed:
+                return
+
+    def reset_stream(self, stream_id: int, error_code: int = ErrorCode.CANCEL) -> None:
+        """Reset a stream (RST_STREAM), dropping its queued output. A no-op on a stream
+        that has already closed."""
+        self._check_usable()
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            if self._unknown_stream_state(stream_id) is _IDLE:
+                raise StreamStateError(f"stream {stream_id} is idle")
+            return
+        next_state(stream.state, _SEND_RST_STREAM, stream_id)
+        self._write(build_rst_stream(stream_id, error_code))
+        self._remove_stream(stream, _RESET_SENT)
+
+    def ping(self, opaque: bytes, now: float) -> None:
+        """Send a PING with 8 bytes of ``opaque`` data; PingAcked reports the round trip."""
+        self._check_usable()
+        self._write(build_ping(opaque))
+        self._pings[opaque] = now
+
+    def send_goaway(
+        self,
+        error_code: int = ErrorCode.NO_ERROR,
+        last_stream_id: int | None = None,
+        debug_data: bytes = b"",
+    ) -> None:
+        """Send GOAWAY: no new peer streams are accepted (those above ``last_stream_id``,
+        by default the highest the peer opened, are ignored); streams in flight go on.
+        May be sent again with a lower ``last_stream_id``."""
+        self._check_usable()
+        last = self._highest_peer_id if last_stream_id is None else last_stream_id
+        if self._goaway_sent_last is not None:
+            last = min(last, self._goaway_sent_last)
+        self._goaway_sent_last = last
+        self._write(build_goaway(last, error_code, debug_data))
+
+    def acknowledge_received_data(self, stream_id: int, nbytes: int) -> None:
+        """The application consumed ``nbytes`` of flow-controlled DATA on ``stream_id``.
+        WINDOW_UPDATEs go out once half of a window is unacknowledged."""
+        if nbytes < 0:
+            raise ValueError("nbytes must not be negative")
+        if self._terminated or not nbytes:
+            return
+        self._ack_connection(nbytes, reactive=False)
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.inbound == 2 or stream.state not in _RECEIVING:
+            return  # the peer will send no more on it: no stream WINDOW_UPDATE needed
+        target = self._recv_initial
+        unacked = min(stream.recv_unacked + nbytes, target - stream.recv_window)
+        if unacked >= target >> 1 and unacked > 0:
+            stream.recv_unacked = 0
+            stream.recv_window += unacked
+            self._write(build_window_update(stream_id, unacked))
+        else:
+            stream.recv_unacked = max(unacked, 0)
+
+    def _ack_connection(self, nbytes: int, reactive: bool) -> None:
+        target = self.config.connection_window_size
+        unacked = min(self._recv_unacked + nbytes, target - self._recv_window)
+        if unacked >= target >> 1 and unacked > 0:
+            self._recv_unacked = 0
+            self._recv_window += unacked
+            frame = build_window_update(0, unacked)
+            if reactive:
+                self._write_reactive(frame)
+            else:
+                self._write(frame)
+        else:
+            self._recv_unacked = max(unacked, 0)
+
+    # ------------------------------------------------------------ timers
+
+    def handle_timer(self, now: float) -> list[Event]:
+        """Enforce SETTINGS_TIMEOUT (RFC 9113 §6.5.3); returns events like receive_data."""
+        events: list[Event] = []
+        deadline = self.get_timer()
+        if deadline is not None and now >= deadline:
+            self._events = events
+            self._terminate(ErrorCode.SETTINGS_TIMEOUT, "SETTINGS not acknowledged in time")
+        return events
+
+
+_RECEIVING = frozenset((StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL))

@@ -1,0 +1,136 @@
+"""Events the HTTP/2 connection returns from ``receive_data`` (and ``handle_timer``).
+
+Small frozen slotted dataclasses; the driver dispatches on their type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ConnectionTerminated",
+    "DataReceived",
+    "Event",
+    "GoAwayReceived",
+    "HeadersReceived",
+    "InformationalHeadersReceived",
+    "PingAcked",
+    "PingReceived",
+    "SendQueueDrained",
+    "SettingsAcked",
+    "SettingsReceived",
+    "StreamReset",
+    "TrailersReceived",
+]
+
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base class of every connection event."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeadersReceived(Event):
+    """The initial headers of a request (server side) or the final response headers
+    (client side), validated per RFC 9113 §8.3."""
+
+    stream_id: int
+    headers: Headers
+    end_stream: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InformationalHeadersReceived(Event):
+    """A 1xx response header block (client side), before the final response headers."""
+
+    stream_id: int
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class TrailersReceived(Event):
+    """A trailing header block; it always ends the peer's side of the stream."""
+
+    stream_id: int
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class DataReceived(Event):
+    """DATA for a stream. Pass ``flow_controlled_length`` (the frame's whole payload,
+    padding included) to ``acknowledge_received_data`` once the application consumed it."""
+
+    stream_id: int
+    data: bytes
+    flow_controlled_length: int
+    end_stream: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StreamReset(Event):
+    """A stream ended abnormally: reset by the peer (``remote``) or by this connection
+    after a stream error, or refused by the peer's GOAWAY (REFUSED_STREAM, ``remote``:
+    such a request was never processed and may be retried)."""
+
+    stream_id: int
+    error_code: int
+    remote: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SendQueueDrained(Event):
+    """Data queued by ``send_data`` on this stream (and a deferred END_STREAM or trailers)
+    has all been written to the output because the peer opened its flow-control windows.
+    The driver wakes writers blocked on ``outbound_queued(stream_id)``."""
+
+    stream_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsReceived(Event):
+    """The peer's SETTINGS, already applied and ACKed: known identifiers to new values."""
+
+    changed: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsAcked(Event):
+    """The peer acknowledged our SETTINGS; these values are now in force."""
+
+    applied: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PingReceived(Event):
+    """The peer sent a PING; the ACK is already queued."""
+
+    opaque: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PingAcked(Event):
+    """The peer acknowledged one of our PINGs, ``round_trip`` seconds after we sent it."""
+
+    opaque: bytes
+    round_trip: float
+
+
+@dataclass(frozen=True, slots=True)
+class GoAwayReceived(Event):
+    """The peer is closing the connection: streams up to ``last_stream_id`` may complete;
+    ours above it were reset (StreamReset REFUSED_STREAM, reported just before this)."""
+
+    last_stream_id: int
+    error_code: int
+    debug_data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionTerminated(Event):
+    """This connection ended itself after a protocol error or an exceeded limit. The GOAWAY
+    is queued in ``data_to_send()``: flush it and close the transport."""
+
+    error_code: int
+    reason: str
