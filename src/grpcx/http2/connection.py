@@ -73,7 +73,6 @@ from grpcx.http2.frames import (
     FLAG_END_HEADERS,
     FLAG_END_STREAM,
     FLAG_PADDED,
-    FLAG_PRIORITY,
     MAX_WINDOW_SIZE,
     SETTINGS,
     SETTINGS_ENABLE_PUSH,
@@ -665,13 +664,10 @@ class H2Connection:
 
     def _on_headers(self, flags: int, stream_id: int, payload: bytes) -> None:
         error: H2StreamError | None = None
-        try:
-            block, _ = parse_headers(flags, stream_id, payload)
-        except H2StreamError as exc:
-            # The priority is invalid but the block must still be decoded to keep HPACK
-            # in step (RFC 9113 §4.3): the block follows the 5 priority bytes.
-            block = parse_headers(flags & ~FLAG_PRIORITY, stream_id, payload)[0][5:]
-            error = exc
+        block, priority = parse_headers(flags, stream_id, payload)
+        if priority is not None and priority.depends_on == stream_id:
+            # RFC 9113 §5.3.1; the block is still decoded to keep HPACK in step (§4.3).
+            error = H2StreamError(stream_id, ErrorCode.PROTOCOL_ERROR, "stream depends on itself")
         if not flags & FLAG_END_HEADERS:
             if len(block) > self.config.max_header_block_size:
                 raise H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large")

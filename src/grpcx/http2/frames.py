@@ -396,7 +396,10 @@ def _parse_priority_fields(payload: bytes, offset: int) -> Priority:
 
 
 def parse_headers(flags: int, stream_id: int, payload: bytes) -> tuple[bytes, Priority | None]:
-    """The header block fragment of a HEADERS frame and its priority, if any."""
+    """The header block fragment of a HEADERS frame and its priority, if any.
+
+    The caller rejects a priority that depends on ``stream_id`` itself, after decoding.
+    """
     _require_stream(stream_id, "HEADERS")
     if not flags & (FLAG_PADDED | FLAG_PRIORITY):
         return payload, None
@@ -405,11 +408,9 @@ def parse_headers(flags: int, stream_id: int, payload: bytes) -> tuple[bytes, Pr
         return block, None
     if len(block) < 5:
         raise _conn_error(ErrorCode.FRAME_SIZE_ERROR, "HEADERS too short for priority")
-    priority = _parse_priority_fields(block, 0)
-    if priority.depends_on == stream_id:
-        # RFC 9113 §5.3.1: a stream cannot depend on itself.
-        raise H2StreamError(stream_id, ErrorCode.PROTOCOL_ERROR, "stream depends on itself")
-    return block[5:], priority
+    # A priority naming the stream itself is a stream error (RFC 9113 §5.3.1), but the
+    # block must still be decoded to keep HPACK in step, so the caller judges it.
+    return block[5:], _parse_priority_fields(block, 0)
 
 
 def parse_priority(stream_id: int, payload: bytes) -> Priority:
