@@ -1,0 +1,184 @@
+"""How services are described to a server: methods, their cardinality and their codecs.
+
+A server registers :class:`ServiceDefinition` objects. Generated code (``protoc-gen-grpcx``)
+builds them from a servicer class; by hand they are built with :func:`unary_unary`,
+:func:`unary_stream`, :func:`stream_unary` and :func:`stream_stream`::
+
+    service = grpcx.ServiceDefinition(
+        "helloworld.Greeter",
+        [grpcx.unary_unary("SayHello", say_hello, HelloRequest, HelloReply)],
+    )
+    server.add_service(service)
+
+Handlers for the asyncio server are coroutine functions (unary responses) or async
+generator functions (streamed responses) taking ``(request, context)`` where
+``request`` is a message, or an async iterator of messages for streamed requests.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+__all__ = [
+    "Cardinality",
+    "MessageType",
+    "MethodHandler",
+    "ServiceDefinition",
+    "SupportsServiceDefinition",
+    "stream_stream",
+    "stream_unary",
+    "unary_stream",
+    "unary_unary",
+]
+
+RequestT = TypeVar("RequestT")
+ResponseT = TypeVar("ResponseT")
+
+
+class Cardinality(enum.Enum):
+    """Whether each side of a method sends one message or a stream of them."""
+
+    UNARY_UNARY = "unary_unary"
+    UNARY_STREAM = "unary_stream"
+    STREAM_UNARY = "stream_unary"
+    STREAM_STREAM = "stream_stream"
+
+    @property
+    def request_streaming(self) -> bool:
+        """True when the client sends a stream of messages."""
+        return self in (Cardinality.STREAM_UNARY, Cardinality.STREAM_STREAM)
+
+    @property
+    def response_streaming(self) -> bool:
+        """True when the server sends a stream of messages."""
+        return self in (Cardinality.UNARY_STREAM, Cardinality.STREAM_STREAM)
+
+
+class MessageType(Protocol):
+    """What grpcx needs of a message class: protobuf's generated classes satisfy it."""
+
+    @classmethod
+    def FromString(cls, data: bytes, /) -> Any:
+        """Parse a serialized message."""
+        ...
+
+    def SerializeToString(self) -> bytes:
+        """Serialize this message."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MethodHandler:
+    """One method of a service: its name, cardinality, handler and message codecs.
+
+    ``request_deserializer`` turns request bytes into what the handler receives;
+    ``response_serializer`` turns what it returns or yields into bytes. ``request_type``
+    and ``response_type`` are kept for reflection and code generation when known.
+    """
+
+    name: str
+    cardinality: Cardinality
+    handler: Callable[..., Any]
+    request_deserializer: Callable[[bytes], Any]
+    response_serializer: Callable[[Any], bytes]
+    request_type: type | None = None
+    response_type: type | None = None
+
+
+def _method(
+    cardinality: Cardinality,
+    name: str,
+    handler: Callable[..., Any],
+    request_type: type[MessageType] | Callable[[bytes], Any],
+    response_type: type[MessageType] | Callable[[Any], bytes],
+) -> MethodHandler:
+    # Message classes bring their own codecs; plain callables are used as they are, so
+    # a method can carry raw bytes or another serialization. (getattr: isinstance()
+    # narrows to plain ``type``, which loses the MessageType protocol for mypy.)
+    if isinstance(request_type, type):
+        deserializer: Callable[[bytes], Any] = getattr(request_type, "FromString")  # noqa: B009
+        req_type: type | None = request_type
+    else:
+        deserializer, req_type = request_type, None
+    if isinstance(response_type, type):
+        serializer: Callable[[Any], bytes] = getattr(response_type, "SerializeToString")  # noqa: B009
+        resp_type: type | None = response_type
+    else:
+        serializer, resp_type = response_type, None
+    return MethodHandler(name, cardinality, handler, deserializer, serializer, req_type, resp_type)
+
+
+def unary_unary(
+    name: str,
+    handler: Callable[..., Any],
+    request_type: type[MessageType] | Callable[[bytes], Any],
+    response_type: type[MessageType] | Callable[[Any], bytes],
+) -> MethodHandler:
+    """A method taking one request and returning one response."""
+    return _method(Cardinality.UNARY_UNARY, name, handler, request_type, response_type)
+
+
+def unary_stream(
+    name: str,
+    handler: Callable[..., Any],
+    request_type: type[MessageType] | Callable[[bytes], Any],
+    response_type: type[MessageType] | Callable[[Any], bytes],
+) -> MethodHandler:
+    """A method taking one request and streaming responses (an async generator)."""
+    return _method(Cardinality.UNARY_STREAM, name, handler, request_type, response_type)
+
+
+def stream_unary(
+    name: str,
+    handler: Callable[..., Any],
+    request_type: type[MessageType] | Callable[[bytes], Any],
+    response_type: type[MessageType] | Callable[[Any], bytes],
+) -> MethodHandler:
+    """A method taking a stream of requests and returning one response."""
+    return _method(Cardinality.STREAM_UNARY, name, handler, request_type, response_type)
+
+
+def stream_stream(
+    name: str,
+    handler: Callable[..., Any],
+    request_type: type[MessageType] | Callable[[bytes], Any],
+    response_type: type[MessageType] | Callable[[Any], bytes],
+) -> MethodHandler:
+    """A method taking a stream of requests and streaming responses."""
+    return _method(Cardinality.STREAM_STREAM, name, handler, request_type, response_type)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDefinition:
+    """A service's full name (``package.Service``) and its methods by name."""
+
+    name: str
+    methods: Mapping[str, MethodHandler] = field(default_factory=dict)
+
+    def __init__(self, name: str, methods: Iterable[MethodHandler] | Mapping[str, MethodHandler]):
+        if isinstance(methods, Mapping):
+            table = dict(methods)
+        else:
+            table = {}
+            for method in methods:
+                if method.name in table:
+                    raise ValueError(f"method {method.name!r} is defined twice in {name}")
+                table[method.name] = method
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "methods", table)
+
+    def paths(self) -> dict[str, MethodHandler]:
+        """Each method by its HTTP/2 ``:path``, ``/package.Service/Method``."""
+        return {f"/{self.name}/{name}": method for name, method in self.methods.items()}
+
+
+@runtime_checkable
+class SupportsServiceDefinition(Protocol):
+    """An object that describes itself as a service: generated servicer bases do."""
+
+    def __grpcx_service__(self) -> ServiceDefinition:
+        """The service this object implements."""
+        ...
