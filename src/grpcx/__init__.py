@@ -1,5 +1,35 @@
-"""grpcx: gRPC for Python, written in Python."""
+"""grpcx: gRPC for Python, written in Python.
 
+The public API is re-exported here; ``grpcx.aio`` holds the asyncio server and channel.
+Everything else is internal.
+"""
+
+# Before the imports: grpcx.protocol.headers reads it for the user-agent.
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+from grpcx.metadata import Metadata, MetadataError
+from grpcx.service import (
+    Cardinality,
+    MethodHandler,
+    ServiceDefinition,
+    stream_stream,
+    stream_unary,
+    unary_stream,
+    unary_unary,
+)
+from grpcx.status import RpcError, StatusCode
+
+__all__ = [
+    "Cardinality",
+    "Metadata",
+    "MetadataError",
+    "MethodHandler",
+    "RpcError",
+    "ServiceDefinition",
+    "StatusCode",
+    "__version__",
+    "stream_stream",
+    "stream_unary",
+    "unary_stream",
+    "unary_unary",
+]

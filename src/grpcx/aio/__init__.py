@@ -1,1 +1,32 @@
-"""grpcx on asyncio."""
+"""grpcx on asyncio: :class:`Server` and :class:`Channel`."""
+
+from grpcx.aio.channel import (
+    EOF,
+    Call,
+    Channel,
+    StreamStreamCall,
+    StreamStreamMethod,
+    StreamUnaryCall,
+    StreamUnaryMethod,
+    UnaryStreamCall,
+    UnaryStreamMethod,
+    UnaryUnaryCall,
+    UnaryUnaryMethod,
+)
+from grpcx.aio.server import Server, ServicerContext
+
+__all__ = [
+    "EOF",
+    "Call",
+    "Channel",
+    "Server",
+    "ServicerContext",
+    "StreamStreamCall",
+    "StreamStreamMethod",
+    "StreamUnaryCall",
+    "StreamUnaryMethod",
+    "UnaryStreamCall",
+    "UnaryStreamMethod",
+    "UnaryUnaryCall",
+    "UnaryUnaryMethod",
+]

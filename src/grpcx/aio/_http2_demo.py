@@ -213,9 +213,7 @@ async def fetch(
 ) -> Response:
     """One request over a new HTTP/2 (prior knowledge, cleartext) connection."""
     loop = asyncio.get_running_loop()
-    _, protocol = await loop.create_connection(
-        lambda: _HTTP2DemoClientProtocol(loop), host, port
-    )
+    _, protocol = await loop.create_connection(lambda: _HTTP2DemoClientProtocol(loop), host, port)
     try:
         authority = f"{host}:{port}".encode()
         return await protocol.request(method.encode(), authority, path.encode(), body)

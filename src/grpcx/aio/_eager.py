@@ -1,0 +1,136 @@
+"""Run a handler coroutine's first step inline, and only fall back to a Task if it suspends.
+
+A Task per call costs about 40% of a minimal server's throughput (DESIGN.md), and most
+unary handlers finish without ever awaiting anything that suspends. So the driver calls
+``coro.send(None)`` itself. If the coroutine finishes, no Task was made. If it yields a
+future, a Task continues it from exactly that point (:class:`_Continue`).
+
+During that first step ``asyncio.current_task()`` must still answer, because
+``asyncio.timeout()`` and ``TaskGroup`` ask for it. A :class:`_PendingTask` stands in: it
+records ``cancel()``/``uncancel()`` calls and forwards them to the real Task once there is
+one. Python 3.12+ could use ``eager_start`` Tasks instead; this works from 3.10 on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Generator
+from typing import Any, cast
+
+_enter_task = asyncio.tasks._enter_task
+_leave_task = asyncio.tasks._leave_task
+
+__all__ = ["EagerResult", "start_eagerly"]
+
+
+class _PendingTask:
+    """What ``current_task()`` returns during the inline first step of a handler."""
+
+    __slots__ = ("_cancel_requests", "_loop", "task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._cancel_requests = 0
+        self.task: asyncio.Task[Any] | None = None
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def cancel(self, msg: Any = None) -> bool:
+        if self.task is not None:
+            return self.task.cancel(msg)
+        self._cancel_requests += 1
+        return True
+
+    # cancelling()/uncancel() exist on Task from Python 3.11 (asyncio.timeout uses them).
+    def cancelling(self) -> int:
+        if self.task is not None:
+            count: int = getattr(self.task, "cancelling")()  # noqa: B009
+            return count
+        return self._cancel_requests
+
+    def uncancel(self) -> int:
+        if self.task is not None:
+            count: int = getattr(self.task, "uncancel")()  # noqa: B009
+            return count
+        if self._cancel_requests:
+            self._cancel_requests -= 1
+        return self._cancel_requests
+
+    def done(self) -> bool:
+        return self.task.done() if self.task is not None else False
+
+
+class _Continue:
+    """Continues a coroutine that already yielded ``first`` outside any Task."""
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self._coro = coro
+        self._first = first
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        coro = self._coro
+        yielded = self._first
+        self._first = None
+        while True:
+            try:
+                yield yielded  # the Task waits on what the coroutine was waiting on
+            except BaseException as exc:  # cancellation: pass it into the coroutine
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    yielded = coro.send(None)
+                except StopIteration as stop:
+                    return stop.value
+
+
+async def _continue(coro: Coroutine[Any, Any, Any], first: Any) -> Any:
+    return await _Continue(coro, first)
+
+
+class EagerResult:
+    """The outcome of :func:`start_eagerly`: finished inline, or running in ``task``."""
+
+    __slots__ = ("done", "exception", "task", "value")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.value: Any = None
+        self.exception: BaseException | None = None
+        self.task: asyncio.Task[Any] | None = None
+
+
+def start_eagerly(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> EagerResult:
+    """Run ``coro`` until it first suspends; continue it in a Task only if it did."""
+    result = EagerResult()
+    if asyncio.current_task(loop) is not None:
+        # Called from inside a Task (an in-memory transport, say): the first step would
+        # run as part of that Task, so take the ordinary route.
+        result.task = loop.create_task(coro)
+        return result
+    placeholder = cast("asyncio.Task[Any]", _PendingTask(loop))
+    _enter_task(loop, placeholder)
+    try:
+        yielded = coro.send(None)
+    except StopIteration as stop:
+        result.done = True
+        result.value = stop.value
+        return result
+    except BaseException as exc:
+        result.done = True
+        result.exception = exc
+        return result
+    finally:
+        _leave_task(loop, placeholder)
+    task = loop.create_task(_continue(coro, yielded))
+    pending = cast(_PendingTask, placeholder)
+    pending.task = task
+    for _ in range(pending._cancel_requests):
+        task.cancel()
+    result.task = task
+    return result

@@ -1,0 +1,1114 @@
+"""The gRPC client on asyncio: a :class:`Channel` multiplexes every call on one HTTP/2
+connection, made lazily and remade after a failure with gRPC's connection backoff.
+
+Calls mirror ``grpc.aio``: ``channel.unary_unary(path, ...)`` returns a method object;
+calling it returns a call that is awaitable (unary responses) or async-iterable
+(streamed responses), with ``initial_metadata()``, ``trailing_metadata()``, ``code()``,
+``details()`` and ``cancel()``. A failed call raises :class:`grpcx.RpcError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import ssl as _ssl
+from collections import deque
+from collections.abc import AsyncIterable, Callable, Generator, Iterable
+from typing import Any, Generic, TypeVar
+
+from grpcx.http2.connection import H2Connection, LocalProtocolError
+from grpcx.http2.errors import ErrorCode
+from grpcx.http2.events import (
+    ConnectionTerminated,
+    DataReceived,
+    GoAwayReceived,
+    HeadersReceived,
+    SendQueueDrained,
+    StreamReset,
+    TrailersReceived,
+)
+from grpcx.http2.settings import H2Config
+from grpcx.metadata import Metadata, MetadataError
+from grpcx.protocol.compression import Codec, accept_encoding_header, get_codec
+from grpcx.protocol.errors import ProtocolStatusError
+from grpcx.protocol.headers import (
+    CallStatus,
+    build_request_headers,
+    parse_response_headers,
+    parse_trailers,
+)
+from grpcx.protocol.messages import DEFAULT_MAX_MESSAGE_SIZE, MessageDeframer, encode_message
+from grpcx.status import RpcError, StatusCode, status_from_http2_error
+
+__all__ = [
+    "EOF",
+    "Call",
+    "Channel",
+    "StreamStreamCall",
+    "StreamStreamMethod",
+    "StreamUnaryCall",
+    "StreamUnaryMethod",
+    "UnaryStreamCall",
+    "UnaryStreamMethod",
+    "UnaryUnaryCall",
+    "UnaryUnaryMethod",
+]
+
+RequestT = TypeVar("RequestT")
+ResponseT = TypeVar("ResponseT")
+
+_ACCEPT_ENCODING = accept_encoding_header()
+_RECEIVE_BUFFER = 256 << 10  # streamed responses waiting for the reader, before pushback
+_SEND_BUFFER = 256 << 10  # request bytes queued behind flow control before write() waits
+
+# doc/connection-backoff.md
+_BACKOFF_INITIAL = 1.0
+_BACKOFF_MULTIPLIER = 1.6
+_BACKOFF_JITTER = 0.2
+_BACKOFF_MAX = 120.0
+_MIN_CONNECT_TIMEOUT = 20.0
+
+
+class _EOFType:
+    """The marker :meth:`UnaryStreamCall.read` returns at the end of the responses."""
+
+    _instance: _EOFType | None = None
+
+    def __new__(cls) -> _EOFType:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "grpcx.aio.EOF"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+EOF = _EOFType()
+
+MetadataLike = Metadata | Iterable[tuple[str, str | bytes]] | None
+
+
+def _as_metadata(metadata: MetadataLike) -> Metadata | None:
+    if metadata is None or isinstance(metadata, Metadata):
+        return metadata
+    return Metadata(metadata)
+
+
+# ---------------------------------------------------------------------- targets
+
+
+def parse_target(target: str) -> tuple[str, str, int | str]:
+    """Split a target into (kind, host, port): kind is ``tcp`` or ``unix``.
+
+    Accepted: ``host:port``, ``dns:host:port``, ``dns:///host:port``,
+    ``ipv4:1.2.3.4:port``, ``ipv6:[::1]:port``, ``unix:path``, ``unix:///abs/path``.
+    The port defaults to 443.
+    """
+    if target.startswith("unix:"):
+        path = target[5:]
+        if path.startswith("//"):
+            path = path[2:]
+        return "unix", "localhost", path
+    for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):
+        if target.startswith(scheme):
+            target = target[len(scheme) :]
+            break
+    if target.startswith("["):
+        host, _, rest = target[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif target.count(":") == 1:
+        host, _, port = target.partition(":")
+    elif ":" in target:
+        host, port = target, ""  # a bare IPv6 address
+    else:
+        host, port = target, ""
+    if port and not port.isdigit():
+        raise ValueError(f"bad port in target {target!r}")
+    return "tcp", host, int(port) if port else 443
+
+
+# ---------------------------------------------------------------------- the connection
+
+
+class _ClientConnection(asyncio.Protocol):
+    """One HTTP/2 connection of a channel."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.loop = channel._loop
+        self.h2 = H2Connection(client_side=True, config=channel._h2_config)
+        self.transport: asyncio.Transport | None = None
+        self.calls: dict[int, _CallState] = {}
+        self.paused = False
+        self.closed = False
+        self.draining = False  # GOAWAY received: no new calls here
+        self.error: str = ""
+        self._flush_scheduled = False
+        self._slot_waiters: deque[asyncio.Future[None]] = deque()
+        self._write_waiters: list[asyncio.Future[None]] = []
+
+    @property
+    def usable(self) -> bool:
+        return not self.closed and not self.draining and not self.h2.terminated
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.h2.initiate(self.loop.time())
+        transport.write(self.h2.data_to_send())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        reason = self.error or (f"connection lost: {exc}" if exc else "connection closed")
+        for state in list(self.calls.values()):
+            state.fail(StatusCode.UNAVAILABLE, reason)
+        self.calls.clear()
+        self._wake_all()
+        self.channel._connection_lost(self)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._wake_writers()
+
+    def _wake_writers(self) -> None:
+        waiters, self._write_waiters = self._write_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _wake_all(self) -> None:
+        self._wake_writers()
+        while self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        data = self.h2.data_to_send()
+        if data and self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    async def wait_for_slot(self) -> None:
+        while self.usable and not self.h2.can_open_stream:
+            waiter = self.loop.create_future()
+            self._slot_waiters.append(waiter)
+            await waiter
+
+    async def wait_writable(self, stream_id: int) -> None:
+        while (
+            not self.closed
+            and stream_id in self.calls
+            and (self.paused or self.h2.outbound_queued(stream_id) > _SEND_BUFFER)
+        ):
+            waiter = self.loop.create_future()
+            self._write_waiters.append(waiter)
+            await waiter
+
+    def forget(self, state: _CallState) -> None:
+        if self.calls.get(state.stream_id) is state:
+            del self.calls[state.stream_id]
+            while self._slot_waiters:
+                waiter = self._slot_waiters.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    break
+            if self.draining and not self.calls and self.transport is not None:
+                self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        h2 = self.h2
+        for event in h2.receive_data(data, self.loop.time()):
+            kind = type(event)
+            if kind is DataReceived:
+                assert isinstance(event, DataReceived)
+                state = self.calls.get(event.stream_id)
+                if state is None:
+                    h2.acknowledge_received_data(event.stream_id, event.flow_controlled_length)
+                else:
+                    state.on_data(event.data, event.flow_controlled_length)
+                    if event.end_stream:
+                        state.on_end(None)
+            elif kind is HeadersReceived:
+                assert isinstance(event, HeadersReceived)
+                state = self.calls.get(event.stream_id)
+                if state is not None:
+                    state.on_headers(event.headers, event.end_stream)
+            elif kind is TrailersReceived:
+                assert isinstance(event, TrailersReceived)
+                state = self.calls.get(event.stream_id)
+                if state is not None:
+                    state.on_end(event.headers)
+            elif kind is StreamReset:
+                assert isinstance(event, StreamReset)
+                state = self.calls.get(event.stream_id)
+                if state is not None:
+                    state.on_reset(event.error_code)
+            elif kind is SendQueueDrained:
+                self._wake_writers()
+            elif kind is GoAwayReceived:
+                self.draining = True
+                self.channel._connection_draining(self)
+                if not self.calls and self.transport is not None:
+                    self.transport.close()
+            elif kind is ConnectionTerminated:
+                assert isinstance(event, ConnectionTerminated)
+                self.error = f"HTTP/2 connection error: {event.reason}"
+                self.flush()
+                if self.transport is not None:
+                    self.transport.close()
+                return
+        out = h2.data_to_send()
+        if out and self.transport is not None:
+            self.transport.write(out)
+
+
+class _CallState:
+    """The receiving side of one call: headers, messages, status."""
+
+    __slots__ = (
+        "codec",
+        "connection",
+        "deframer",
+        "done",
+        "headers_seen",
+        "held",
+        "initial_metadata",
+        "max_receive",
+        "messages",
+        "queued",
+        "status",
+        "stream_id",
+        "timer",
+        "waiter",
+    )
+
+    def __init__(self, connection: _ClientConnection, max_receive: int) -> None:
+        self.connection = connection
+        self.stream_id = 0
+        self.deframer = MessageDeframer(max_receive)
+        self.max_receive = max_receive
+        self.codec: Codec | None = None
+        self.messages: deque[tuple[bool, bytes]] = deque()
+        self.queued = 0
+        self.held = 0
+        self.initial_metadata: Metadata | None = None
+        self.headers_seen = False
+        self.status: CallStatus | None = None
+        self.done = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def on_headers(self, headers: list[tuple[bytes, bytes]], end_stream: bool) -> None:
+        if end_stream:  # Trailers-Only
+            self.headers_seen = True
+            self.initial_metadata = Metadata()
+            self._set_status(parse_trailers(headers, trailers_only=True))
+            return
+        try:
+            head = parse_response_headers(headers)
+        except ProtocolStatusError as exc:
+            self.fail(exc.code, exc.message)
+            return
+        self.headers_seen = True
+        self.initial_metadata = head.metadata
+        if head.encoding is not None and head.encoding != "identity":
+            self.codec = get_codec(head.encoding)
+            if self.codec is None:
+                self.fail(StatusCode.INTERNAL, f"unsupported response encoding {head.encoding}")
+                return
+        self._wake()
+
+    def on_data(self, data: bytes, flow_length: int) -> None:
+        connection = self.connection
+        if self.done or not self.headers_seen:
+            connection.h2.acknowledge_received_data(self.stream_id, flow_length)
+            if not self.done:
+                self.fail(StatusCode.INTERNAL, "DATA before response headers")
+            return
+        try:
+            messages = self.deframer.feed(data)
+        except ProtocolStatusError as exc:
+            connection.h2.acknowledge_received_data(self.stream_id, flow_length)
+            self.fail(exc.code, exc.message)
+            return
+        if messages:
+            self.messages.extend(messages)
+            for _, payload in messages:
+                self.queued += len(payload) + 5
+            self._wake()
+        if self.queued <= _RECEIVE_BUFFER:
+            connection.h2.acknowledge_received_data(self.stream_id, flow_length)
+        else:
+            self.held += flow_length
+
+    def consumed(self, nbytes: int) -> None:
+        self.queued -= nbytes
+        if self.held and self.queued <= _RECEIVE_BUFFER:
+            held, self.held = self.held, 0
+            with contextlib.suppress(LocalProtocolError):
+                self.connection.h2.acknowledge_received_data(self.stream_id, held)
+            self.connection.schedule_flush()
+
+    def on_end(self, trailers: list[tuple[bytes, bytes]] | None) -> None:
+        if self.done:
+            return
+        if trailers is None:
+            self.fail(StatusCode.INTERNAL, "stream ended without trailers")
+            return
+        try:
+            self.deframer.end_of_stream()
+        except ProtocolStatusError as exc:
+            self.fail(exc.code, exc.message)
+            return
+        self._set_status(parse_trailers(trailers))
+
+    def on_reset(self, error_code: int) -> None:
+        if self.done:
+            return
+        code = status_from_http2_error(error_code)
+        self.fail(code, f"stream reset by the server, HTTP/2 error code {error_code}")
+
+    def fail(self, code: StatusCode, message: str) -> None:
+        if self.done:
+            return
+        if self.status is None:
+            self.status = CallStatus(code, message, None, Metadata())
+        self._end()
+        with contextlib.suppress(LocalProtocolError):
+            self.connection.h2.reset_stream(self.stream_id, ErrorCode.CANCEL)
+        self.connection.schedule_flush()
+
+    def _set_status(self, status: CallStatus) -> None:
+        self.status = status
+        self._end()
+
+    def _end(self) -> None:
+        self.done = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.initial_metadata is None:
+            self.initial_metadata = Metadata()
+        self._wake()
+        self.connection.forget(self)
+
+    async def wait(self) -> None:
+        self.waiter = self.connection.loop.create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+    def take_message(self) -> tuple[bool, bytes] | None:
+        if not self.messages:
+            return None
+        compressed, payload = self.messages.popleft()
+        self.consumed(len(payload) + 5)
+        return compressed, payload
+
+
+# ---------------------------------------------------------------------- calls
+
+
+class Call(Generic[RequestT, ResponseT]):
+    """What every call offers: metadata, status, cancellation."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        path: bytes,
+        serializer: Callable[[RequestT], bytes],
+        deserializer: Callable[[bytes], ResponseT],
+        timeout: float | None,
+        metadata: MetadataLike,
+        compression: str | None,
+    ) -> None:
+        self._channel = channel
+        self._path = path
+        self._serializer = serializer
+        self._deserializer = deserializer
+        self._timeout = timeout
+        self._metadata = _as_metadata(metadata)
+        name = compression if compression is not None else channel._compression
+        self._codec = get_codec(name) if name not in (None, "identity") else None
+        if name not in (None, "identity") and self._codec is None:
+            raise ValueError(f"unknown compression {name!r}")
+        self._state: _CallState | None = None
+        self._cancelled = False
+        self._started: asyncio.Future[None] | None = None
+        self._start_error: RpcError | None = None
+        self._deadline = channel._loop.time() + timeout if timeout is not None else None
+
+    # -- opening the stream
+
+    async def _start(self, end_stream: bool, first: bytes | None = None) -> _CallState:
+        """Open the stream and send headers (and ``first``, a framed message)."""
+        if self._state is not None:
+            return self._state
+        if self._cancelled:
+            raise RpcError(StatusCode.CANCELLED, "call cancelled")
+        channel = self._channel
+        connection = await channel._connection_for_call(self._deadline)
+        state = _CallState(connection, channel._max_receive)
+        timeout = None
+        if self._deadline is not None:
+            timeout = self._deadline - channel._loop.time()
+            if timeout <= 0:
+                raise RpcError(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+        try:
+            headers = build_request_headers(
+                self._path,
+                channel._authority,
+                scheme=channel._scheme,
+                timeout=timeout,
+                encoding=self._codec.name if self._codec is not None else None,
+                accept_encoding=_ACCEPT_ENCODING,
+                metadata=self._metadata,
+            )
+        except MetadataError as exc:
+            raise RpcError(StatusCode.INTERNAL, f"invalid metadata: {exc}") from None
+        h2 = connection.h2
+        try:
+            stream_id = h2.get_next_stream_id()
+            if first is None:
+                h2.send_headers(stream_id, headers, end_stream=end_stream)
+            else:
+                h2.send_headers(stream_id, headers)
+                h2.send_data(stream_id, first, end_stream=end_stream)
+        except LocalProtocolError as exc:
+            raise RpcError(StatusCode.UNAVAILABLE, f"could not start the call: {exc}") from None
+        state.stream_id = stream_id
+        connection.calls[stream_id] = state
+        self._state = state
+        if self._deadline is not None:
+            state.timer = channel._loop.call_at(self._deadline, self._on_deadline)
+        connection.schedule_flush()
+        return state
+
+    def _on_deadline(self) -> None:
+        state = self._state
+        if state is not None and not state.done:
+            state.timer = None
+            state.fail(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+
+    def _encode(self, request: RequestT, compress: bool = True) -> bytes:
+        payload = self._serializer(request)
+        channel = self._channel
+        if channel._max_send is not None and len(payload) > channel._max_send:
+            raise RpcError(
+                StatusCode.RESOURCE_EXHAUSTED,
+                f"request message of {len(payload)} bytes exceeds the limit {channel._max_send}",
+            )
+        if self._codec is not None and compress:
+            return encode_message(self._codec.compress(payload), compressed=True)
+        return encode_message(payload)
+
+    def _decode(self, compressed: bool, payload: bytes) -> ResponseT:
+        state = self._state
+        assert state is not None
+        if compressed:
+            if state.codec is None:
+                raise RpcError(StatusCode.INTERNAL, "compressed message without grpc-encoding")
+            try:
+                payload = state.codec.decompress(payload, state.max_receive)
+            except ProtocolStatusError as exc:
+                raise RpcError(exc.code, exc.message) from None
+        try:
+            return self._deserializer(payload)
+        except Exception:
+            raise RpcError(
+                StatusCode.INTERNAL, "could not deserialize the response message"
+            ) from None
+
+    def _fail_locally(self, code: StatusCode, message: str) -> None:
+        state = self._state
+        if state is not None:
+            state.fail(code, message)
+
+    # -- what callers can ask
+
+    def cancel(self) -> bool:
+        """Cancel the call; False if it had already ended."""
+        state = self._state
+        if state is not None and state.done:
+            return False
+        self._cancelled = True
+        if state is not None:
+            state.fail(StatusCode.CANCELLED, "call cancelled by the client")
+        return True
+
+    def cancelled(self) -> bool:
+        """Whether the call was cancelled by this client."""
+        return self._cancelled
+
+    def done(self) -> bool:
+        """Whether the call has ended."""
+        return self._state is not None and self._state.done
+
+    async def _wait_status(self) -> CallStatus:
+        state = self._state
+        if state is None:
+            if self._start_error is not None:
+                raise self._start_error
+            raise RuntimeError("the call has not started")
+        while not state.done:
+            await state.wait()
+        assert state.status is not None
+        return state.status
+
+    async def initial_metadata(self) -> Metadata:
+        """The server's initial metadata (empty for a Trailers-Only response)."""
+        state = self._state
+        if state is None:
+            await self._ensure_started()
+            state = self._state
+            if state is None:
+                return Metadata()
+        while state.initial_metadata is None and not state.done:
+            await state.wait()
+        return state.initial_metadata or Metadata()
+
+    async def _ensure_started(self) -> None:
+        """Overridden by calls that start lazily."""
+
+    async def trailing_metadata(self) -> Metadata:
+        """The server's trailing metadata, once the call ended."""
+        return (await self._wait_status()).trailing_metadata
+
+    async def code(self) -> StatusCode:
+        """The call's status code, once it ended."""
+        return (await self._wait_status()).code
+
+    async def details(self) -> str:
+        """The call's status message, once it ended."""
+        return (await self._wait_status()).message
+
+    def _raise_status(self, status: CallStatus) -> None:
+        if status.code != StatusCode.OK:
+            state = self._state
+            error = status.to_error()
+            error.initial_metadata = (  # type: ignore[attr-defined]
+                state.initial_metadata if state is not None else Metadata()
+            )
+            raise error
+
+
+class _ReadingCall(Call[RequestT, ResponseT]):
+    """Reading a stream of responses."""
+
+    async def read(self) -> ResponseT | _EOFType:
+        """The next response, or :data:`EOF` after the last; raises RpcError on failure."""
+        await self._ensure_started()
+        state = self._state
+        assert state is not None
+        while True:
+            item = state.take_message()
+            if item is not None:
+                return self._decode(*item)
+            if state.done:
+                assert state.status is not None
+                self._raise_status(state.status)
+                return EOF
+            await state.wait()
+
+    def __aiter__(self) -> _ReadingCall[RequestT, ResponseT]:
+        return self
+
+    async def __anext__(self) -> ResponseT:
+        response = await self.read()
+        if response is EOF:
+            raise StopAsyncIteration
+        return response  # type: ignore[return-value]
+
+
+class _UnaryResponseCall(Call[RequestT, ResponseT]):
+    async def _response(self) -> ResponseT:
+        state = self._state
+        assert state is not None
+        try:
+            while not state.done:
+                await state.wait()
+        except asyncio.CancelledError:
+            self.cancel()
+            raise
+        assert state.status is not None
+        self._raise_status(state.status)
+        if len(state.messages) != 1:
+            raise RpcError(
+                StatusCode.INTERNAL,
+                f"expected one response message, got {len(state.messages)}",
+            )
+        compressed, payload = state.messages.popleft()
+        return self._decode(compressed, payload)
+
+
+class UnaryUnaryCall(_UnaryResponseCall[RequestT, ResponseT]):
+    """One request, one response: ``await call`` gives the response."""
+
+    def __init__(self, request: RequestT, *args: Any) -> None:
+        super().__init__(*args)
+        self._request = request
+        self._task: asyncio.Future[ResponseT] | None = None
+
+    async def _run(self) -> ResponseT:
+        try:
+            await self._start(True, self._encode(self._request))
+        except RpcError as exc:
+            self._start_error = exc
+            raise
+        return await self._response()
+
+    async def _ensure_started(self) -> None:
+        if self._state is None:
+            self._task_future()
+            while self._state is None and self._start_error is None:
+                await asyncio.sleep(0)
+
+    def _task_future(self) -> asyncio.Future[ResponseT]:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+        return self._task
+
+    def __await__(self) -> Generator[Any, None, ResponseT]:
+        if self._task is None:
+            return self._run().__await__()
+        return self._task.__await__()
+
+
+class UnaryStreamCall(_ReadingCall[RequestT, ResponseT]):
+    """One request, a stream of responses: ``async for response in call``."""
+
+    def __init__(self, request: RequestT, *args: Any) -> None:
+        super().__init__(*args)
+        self._request = request
+
+    async def _ensure_started(self) -> None:
+        if self._state is None and self._start_error is None:
+            try:
+                await self._start(True, self._encode(self._request))
+            except RpcError as exc:
+                self._start_error = exc
+                raise
+
+
+class _WritingMixin(Call[RequestT, ResponseT]):
+    _done_writing: bool = False
+
+    async def write(self, request: RequestT, *, compress: bool = True) -> None:
+        """Send one request message; waits while flow control holds data back."""
+        if self._done_writing:
+            raise RuntimeError("write() after done_writing()")
+        state = await self._start(False)
+        if state.done:
+            assert state.status is not None
+            self._raise_status(state.status)
+            raise RpcError(StatusCode.INTERNAL, "the call ended before the request was sent")
+        connection = state.connection
+        try:
+            connection.h2.send_data(state.stream_id, self._encode(request, compress))
+        except LocalProtocolError:
+            raise RpcError(StatusCode.UNAVAILABLE, "the stream is closed") from None
+        connection.schedule_flush()
+        await connection.wait_writable(state.stream_id)
+
+    async def done_writing(self) -> None:
+        """Half-close: no more requests."""
+        if self._done_writing:
+            return
+        self._done_writing = True
+        state = await self._start(True)
+        if not state.done and state.stream_id:
+            with contextlib.suppress(LocalProtocolError):
+                if state.connection.h2.stream_state(state.stream_id).name not in (
+                    "HALF_CLOSED_LOCAL",
+                    "CLOSED",
+                ):
+                    state.connection.h2.send_data(state.stream_id, b"", end_stream=True)
+            state.connection.schedule_flush()
+
+    async def _send_all(self, requests: AsyncIterable[RequestT] | Iterable[RequestT]) -> None:
+        try:
+            if isinstance(requests, AsyncIterable):
+                async for request in requests:
+                    await self.write(request)
+            else:
+                for request in requests:
+                    await self.write(request)
+            await self.done_writing()
+        except RpcError:
+            pass  # the status is what the reader reports
+        except Exception as exc:
+            self._fail_locally(StatusCode.CANCELLED, f"request iterator raised {exc!r}")
+
+
+class StreamUnaryCall(_WritingMixin[RequestT, ResponseT], _UnaryResponseCall[RequestT, ResponseT]):
+    """A stream of requests, one response: ``write()``/``done_writing()``, then await."""
+
+    def __init__(self, requests: Any, *args: Any) -> None:
+        super().__init__(*args)
+        self._requests = requests
+        self._sender: asyncio.Task[None] | None = None
+
+    async def _run(self) -> ResponseT:
+        try:
+            await self._start(False)
+        except RpcError as exc:
+            self._start_error = exc
+            raise
+        if self._requests is not None and self._sender is None:
+            self._sender = asyncio.ensure_future(self._send_all(self._requests))
+        try:
+            return await self._response()
+        finally:
+            if self._sender is not None and not self._sender.done():
+                self._sender.cancel()
+
+    def __await__(self) -> Generator[Any, None, ResponseT]:
+        return self._run().__await__()
+
+
+class StreamStreamCall(_WritingMixin[RequestT, ResponseT], _ReadingCall[RequestT, ResponseT]):
+    """Streams both ways: ``write()``, ``done_writing()``, ``read()`` / ``async for``."""
+
+    def __init__(self, requests: Any, *args: Any) -> None:
+        super().__init__(*args)
+        self._requests = requests
+        self._sender: asyncio.Task[None] | None = None
+
+    async def _ensure_started(self) -> None:
+        if self._state is None and self._start_error is None:
+            try:
+                await self._start(False)
+            except RpcError as exc:
+                self._start_error = exc
+                raise
+        if self._requests is not None and self._sender is None:
+            self._sender = asyncio.ensure_future(self._send_all(self._requests))
+
+
+# ---------------------------------------------------------------------- methods
+
+
+class _Method(Generic[RequestT, ResponseT]):
+    def __init__(
+        self,
+        channel: Channel,
+        path: str,
+        request_serializer: Callable[[RequestT], bytes],
+        response_deserializer: Callable[[bytes], ResponseT],
+    ) -> None:
+        self._channel = channel
+        self._path = path.encode("ascii")
+        self._serializer = request_serializer
+        self._deserializer = response_deserializer
+
+    def _args(
+        self, timeout: float | None, metadata: MetadataLike, compression: str | None
+    ) -> tuple[Any, ...]:
+        return (
+            self._channel,
+            self._path,
+            self._serializer,
+            self._deserializer,
+            timeout,
+            metadata,
+            compression,
+        )
+
+
+class UnaryUnaryMethod(_Method[RequestT, ResponseT]):
+    """Calls a unary method: ``await method(request, timeout=..., metadata=...)``."""
+
+    def __call__(
+        self,
+        request: RequestT,
+        *,
+        timeout: float | None = None,
+        metadata: MetadataLike = None,
+        compression: str | None = None,
+    ) -> UnaryUnaryCall[RequestT, ResponseT]:
+        return UnaryUnaryCall(request, *self._args(timeout, metadata, compression))
+
+
+class UnaryStreamMethod(_Method[RequestT, ResponseT]):
+    """Calls a server-streaming method: ``async for r in method(request)``."""
+
+    def __call__(
+        self,
+        request: RequestT,
+        *,
+        timeout: float | None = None,
+        metadata: MetadataLike = None,
+        compression: str | None = None,
+    ) -> UnaryStreamCall[RequestT, ResponseT]:
+        return UnaryStreamCall(request, *self._args(timeout, metadata, compression))
+
+
+class StreamUnaryMethod(_Method[RequestT, ResponseT]):
+    """Calls a client-streaming method with an (async) iterable, or write() by hand."""
+
+    def __call__(
+        self,
+        request_iterator: AsyncIterable[RequestT] | Iterable[RequestT] | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: MetadataLike = None,
+        compression: str | None = None,
+    ) -> StreamUnaryCall[RequestT, ResponseT]:
+        return StreamUnaryCall(request_iterator, *self._args(timeout, metadata, compression))
+
+
+class StreamStreamMethod(_Method[RequestT, ResponseT]):
+    """Calls a bidirectional-streaming method."""
+
+    def __call__(
+        self,
+        request_iterator: AsyncIterable[RequestT] | Iterable[RequestT] | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: MetadataLike = None,
+        compression: str | None = None,
+    ) -> StreamStreamCall[RequestT, ResponseT]:
+        return StreamStreamCall(request_iterator, *self._args(timeout, metadata, compression))
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+# ---------------------------------------------------------------------- the channel
+
+
+class Channel:
+    """A client channel to one target.
+
+    ``ssl`` is an ``ssl.SSLContext`` (ALPN ``h2`` is set on it), True for the system
+    defaults, or None for plaintext; ``server_hostname`` overrides the name used for
+    TLS verification, SNI and ``:authority`` (for tests against a certificate of another
+    name). ``compression`` is the default for requests.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        ssl: _ssl.SSLContext | bool | None = None,
+        server_hostname: str | None = None,
+        compression: str | None = None,
+        max_receive_message_length: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_send_message_length: int | None = None,
+        h2_config: H2Config | None = None,
+    ) -> None:
+        self._kind, self._host, self._port = parse_target(target)
+        if ssl is True:
+            ssl = _ssl.create_default_context()
+        if isinstance(ssl, _ssl.SSLContext):
+            ssl.set_alpn_protocols(["h2"])
+            self._ssl: _ssl.SSLContext | None = ssl
+        else:
+            self._ssl = None
+        self._server_hostname = server_hostname
+        self._scheme = b"https" if self._ssl is not None else b"http"
+        if server_hostname is not None:
+            authority = server_hostname
+        elif self._kind == "unix":
+            authority = "localhost"
+        elif ":" in self._host:
+            authority = f"[{self._host}]:{self._port}"
+        else:
+            authority = f"{self._host}:{self._port}"
+        self._authority = authority.encode("idna" if authority.isascii() else "utf-8")
+        if compression is not None and get_codec(compression) is None:
+            raise ValueError(f"unknown compression {compression!r}")
+        self._compression = compression
+        self._max_receive = max_receive_message_length
+        self._max_send = max_send_message_length
+        self._h2_config = h2_config or H2Config()
+        self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self._connection: _ClientConnection | None = None
+        self._connecting: asyncio.Future[_ClientConnection] | None = None
+        self._draining: set[_ClientConnection] = set()
+        self._backoff = _BACKOFF_INITIAL
+        self._next_attempt = 0.0
+        self._closed = False
+        with contextlib.suppress(RuntimeError):
+            self._loop = asyncio.get_running_loop()
+
+    # -- connections
+
+    async def _connection_for_call(self, deadline: float | None) -> _ClientConnection:
+        connection = self._connection
+        if connection is not None and connection.usable:
+            if connection.h2.can_open_stream:
+                return connection
+            await connection.wait_for_slot()
+            if connection.usable:
+                return connection
+        if self._closed:
+            raise RpcError(StatusCode.CANCELLED, "the channel is closed")
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.ensure_future(self._connect())
+        try:
+            if deadline is None:
+                return await asyncio.shield(self._connecting)
+            remaining = deadline - self._loop.time()
+            return await asyncio.wait_for(asyncio.shield(self._connecting), max(remaining, 0))
+        except asyncio.TimeoutError:
+            raise RpcError(
+                StatusCode.DEADLINE_EXCEEDED, "deadline exceeded while connecting"
+            ) from None
+        except OSError as exc:
+            raise RpcError(StatusCode.UNAVAILABLE, f"failed to connect: {exc}") from None
+
+    async def _connect(self) -> _ClientConnection:
+        loop = self._loop
+        # doc/connection-backoff.md: wait out the backoff after a failed attempt.
+        delay = self._next_attempt - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        timeout = max(_MIN_CONNECT_TIMEOUT, self._backoff)
+        try:
+            if self._kind == "unix":
+                assert isinstance(self._port, str)
+                _, protocol = await asyncio.wait_for(
+                    loop.create_unix_connection(
+                        lambda: _ClientConnection(self),
+                        self._port,
+                        ssl=self._ssl,
+                        server_hostname=self._server_hostname if self._ssl else None,
+                    ),
+                    timeout,
+                )
+            else:
+                assert isinstance(self._port, int)
+                _, protocol = await asyncio.wait_for(
+                    loop.create_connection(
+                        lambda: _ClientConnection(self),
+                        self._host,
+                        self._port,
+                        ssl=self._ssl,
+                        server_hostname=(self._server_hostname or self._host)
+                        if self._ssl
+                        else None,
+                    ),
+                    timeout,
+                )
+        except (OSError, asyncio.TimeoutError) as exc:
+            jitter = 1 + random.uniform(-_BACKOFF_JITTER, _BACKOFF_JITTER)
+            self._next_attempt = loop.time() + self._backoff * jitter
+            self._backoff = min(self._backoff * _BACKOFF_MULTIPLIER, _BACKOFF_MAX)
+            if isinstance(exc, asyncio.TimeoutError):
+                raise OSError(f"connect timed out after {timeout:.0f}s") from None
+            raise
+        self._backoff = _BACKOFF_INITIAL
+        self._next_attempt = 0.0
+        assert isinstance(protocol, _ClientConnection)
+        if self._ssl is not None and protocol.transport is not None:
+            ssl_object = protocol.transport.get_extra_info("ssl_object")
+            if ssl_object is not None and ssl_object.selected_alpn_protocol() != "h2":
+                protocol.transport.close()
+                raise OSError("the server did not negotiate HTTP/2 (ALPN h2)")
+        self._connection = protocol
+        return protocol
+
+    def _connection_lost(self, connection: _ClientConnection) -> None:
+        self._draining.discard(connection)
+        if self._connection is connection:
+            self._connection = None
+
+    def _connection_draining(self, connection: _ClientConnection) -> None:
+        if self._connection is connection:
+            self._connection = None
+            self._draining.add(connection)
+
+    # -- methods
+
+    def unary_unary(
+        self,
+        path: str,
+        request_serializer: Callable[[Any], bytes] = _identity,
+        response_deserializer: Callable[[bytes], Any] = _identity,
+    ) -> UnaryUnaryMethod[Any, Any]:
+        """A unary method at ``path`` (``/package.Service/Method``)."""
+        self._bind_loop()
+        return UnaryUnaryMethod(self, path, request_serializer, response_deserializer)
+
+    def unary_stream(
+        self,
+        path: str,
+        request_serializer: Callable[[Any], bytes] = _identity,
+        response_deserializer: Callable[[bytes], Any] = _identity,
+    ) -> UnaryStreamMethod[Any, Any]:
+        """A server-streaming method at ``path``."""
+        self._bind_loop()
+        return UnaryStreamMethod(self, path, request_serializer, response_deserializer)
+
+    def stream_unary(
+        self,
+        path: str,
+        request_serializer: Callable[[Any], bytes] = _identity,
+        response_deserializer: Callable[[bytes], Any] = _identity,
+    ) -> StreamUnaryMethod[Any, Any]:
+        """A client-streaming method at ``path``."""
+        self._bind_loop()
+        return StreamUnaryMethod(self, path, request_serializer, response_deserializer)
+
+    def stream_stream(
+        self,
+        path: str,
+        request_serializer: Callable[[Any], bytes] = _identity,
+        response_deserializer: Callable[[bytes], Any] = _identity,
+    ) -> StreamStreamMethod[Any, Any]:
+        """A bidirectional-streaming method at ``path``."""
+        self._bind_loop()
+        return StreamStreamMethod(self, path, request_serializer, response_deserializer)
+
+    def _bind_loop(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+
+    async def close(self) -> None:
+        """Close the channel: calls in flight fail with CANCELLED/UNAVAILABLE."""
+        self._closed = True
+        for connection in [self._connection, *self._draining]:
+            if connection is None:
+                continue
+            for state in list(connection.calls.values()):
+                state.fail(StatusCode.CANCELLED, "the channel was closed")
+            with contextlib.suppress(LocalProtocolError):
+                connection.h2.send_goaway(ErrorCode.NO_ERROR)
+            connection.flush()
+            if connection.transport is not None:
+                connection.transport.close()
+        self._connection = None
+        self._draining.clear()
+
+    async def __aenter__(self) -> Channel:
+        self._bind_loop()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

@@ -1,0 +1,961 @@
+"""The gRPC server on asyncio.
+
+One :class:`_ServerConnection` (an ``asyncio.Protocol``) per HTTP/2 connection feeds
+received bytes straight into the sans-IO core and turns its events into calls. The gRPC
+rules (headers, framing, status, compression) come from :mod:`grpcx.protocol`; this
+module only does I/O and concurrency:
+
+* everything a ``data_received`` produces leaves in one ``transport.write``; calls that
+  finish later schedule one flush per loop iteration;
+* a unary handler's first step runs inline (:mod:`grpcx.aio._eager`), so a handler that
+  never suspends costs no Task;
+* deadlines are timers on the loop, armed only for calls that outlive their first step;
+* streamed requests are acknowledged to HTTP/2 flow control as the handler consumes
+  them, so a slow handler holds back a fast client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import ssl as _ssl
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any, NoReturn
+
+from google.rpc.status_pb2 import Status
+
+from grpcx.aio._eager import start_eagerly
+from grpcx.http2.connection import H2Connection, LocalProtocolError
+from grpcx.http2.errors import ErrorCode
+from grpcx.http2.events import (
+    ConnectionTerminated,
+    DataReceived,
+    GoAwayReceived,
+    HeadersReceived,
+    SendQueueDrained,
+    StreamReset,
+    TrailersReceived,
+)
+from grpcx.http2.settings import H2Config
+from grpcx.metadata import Metadata, MetadataError
+from grpcx.protocol.compression import (
+    Codec,
+    accept_encoding_header,
+    get_codec,
+    unsupported_encoding_error,
+)
+from grpcx.protocol.errors import ProtocolStatusError
+from grpcx.protocol.headers import (
+    RequestHead,
+    RequestHeadersError,
+    build_response_headers,
+    build_trailers,
+    build_trailers_only,
+    parse_request_headers,
+)
+from grpcx.protocol.messages import DEFAULT_MAX_MESSAGE_SIZE, MessageDeframer, encode_message
+from grpcx.service import Cardinality, MethodHandler, ServiceDefinition, SupportsServiceDefinition
+from grpcx.status import StatusCode, encode_status_details
+
+__all__ = ["Server", "ServicerContext"]
+
+_log = logging.getLogger("grpcx.server")
+
+_ACCEPT_ENCODING = accept_encoding_header()
+_RESPONSE_HEADERS = build_response_headers(accept_encoding=_ACCEPT_ENCODING)
+_TRAILERS_OK = build_trailers(StatusCode.OK)
+# Streamed requests: how many received bytes may wait for the handler before we stop
+# acknowledging them to flow control (the client then stops sending).
+_REQUEST_BUFFER = 256 << 10
+# Streamed responses: the handler waits once this much is queued behind flow control.
+_RESPONSE_BUFFER = 256 << 10
+
+
+class _Abort(Exception):
+    """Raised by :meth:`ServicerContext.abort` to end the call with a status."""
+
+    def __init__(
+        self,
+        code: StatusCode,
+        details: str,
+        status_details: Status | None,
+        trailing_metadata: Metadata | None,
+    ) -> None:
+        super().__init__(code, details)
+        self.code = code
+        self.details = details
+        self.status_details = status_details
+        self.trailing_metadata = trailing_metadata
+
+
+class ServicerContext:
+    """What a handler knows about its call, and how it shapes the response."""
+
+    __slots__ = (
+        "_call",
+        "_code",
+        "_compress_next",
+        "_compression",
+        "_details",
+        "_trailing_metadata",
+    )
+
+    def __init__(self, call: _ServerCall) -> None:
+        self._call = call
+        self._code: StatusCode | None = None
+        self._details = ""
+        self._trailing_metadata: Metadata | None = None
+        self._compression: str | None = call.connection.server._compression
+        self._compress_next = True
+
+    @property
+    def method(self) -> str:
+        """The called method's path, ``/package.Service/Method``."""
+        return self._call.head.path
+
+    def invocation_metadata(self) -> Metadata:
+        """The request's custom metadata."""
+        return self._call.head.metadata
+
+    def peer(self) -> str:
+        """The client's address: ``ipv4:host:port``, ``ipv6:[host]:port`` or ``unix:path``."""
+        return self._call.connection.peer
+
+    def peer_certificate(self) -> dict[str, Any] | None:
+        """The client's TLS certificate (mutual TLS), as ``ssl.getpeercert()`` gives it."""
+        return self._call.connection.peer_certificate()
+
+    def time_remaining(self) -> float | None:
+        """Seconds left before the deadline, or None without one."""
+        deadline = self._call.deadline
+        if deadline is None:
+            return None
+        return max(0.0, deadline - self._call.connection.loop.time())
+
+    def cancelled(self) -> bool:
+        """Whether the call was cancelled: by the client, its deadline or the server."""
+        return self._call.cancelled
+
+    def done(self) -> bool:
+        """Whether the call has ended (its status is sent, or it was cancelled)."""
+        return self._call.finished
+
+    def abort(
+        self,
+        code: StatusCode,
+        details: str = "",
+        *,
+        status_details: Status | None = None,
+        trailing_metadata: Metadata | Iterable[tuple[str, str | bytes]] | None = None,
+    ) -> NoReturn:
+        """End the call now with ``code`` and ``details`` (raises; ``await`` is optional).
+
+        ``status_details`` is a ``google.rpc.Status`` sent as ``grpc-status-details-bin``;
+        its code must equal ``code``.
+        """
+        if code == StatusCode.OK:
+            raise ValueError("abort() needs a non-OK status code")
+        if status_details is not None and status_details.code != code:
+            raise ValueError("status_details.code must equal the aborting code")
+        metadata = _as_metadata(trailing_metadata)
+        raise _Abort(code, details, status_details, metadata)
+
+    def send_initial_metadata(self, metadata: Metadata | Iterable[tuple[str, str | bytes]]) -> None:
+        """Send the response headers now, with this initial metadata."""
+        call = self._call
+        if call.headers_sent:
+            raise RuntimeError("initial metadata has already been sent")
+        call.send_headers(_as_metadata(metadata))
+        call.connection.schedule_flush()
+
+    def set_trailing_metadata(self, metadata: Metadata | Iterable[tuple[str, str | bytes]]) -> None:
+        """Metadata to send in the trailers."""
+        self._trailing_metadata = _as_metadata(metadata)
+
+    def set_code(self, code: StatusCode) -> None:
+        """The status to end with when the handler returns normally."""
+        self._code = code
+
+    def set_details(self, details: str) -> None:
+        """The status message to end with when the handler returns normally."""
+        self._details = details
+
+    def set_compression(self, name: str | None) -> None:
+        """Compress this call's responses with ``name`` (``gzip``, ``deflate``) or not."""
+        if name is not None and get_codec(name) is None:
+            raise ValueError(f"unknown compression {name!r}")
+        self._compression = name
+
+    def disable_next_message_compression(self) -> None:
+        """Send the next response message uncompressed."""
+        self._compress_next = False
+
+    def request_compressed(self) -> bool:
+        """Whether the last request message received had its compressed flag set."""
+        return self._call.last_request_compressed
+
+
+def _as_metadata(
+    metadata: Metadata | Iterable[tuple[str, str | bytes]] | Mapping[str, Any] | None,
+) -> Metadata | None:
+    if metadata is None or isinstance(metadata, Metadata):
+        return metadata
+    return Metadata(metadata)
+
+
+class _RequestStream:
+    """The async iterator of request messages a streaming handler reads."""
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call: _ServerCall) -> None:
+        self._call = call
+
+    def __aiter__(self) -> _RequestStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        call = self._call
+        while not call.messages:
+            if call.request_ended or call.finished:
+                raise StopAsyncIteration
+            call.reader_waiter = call.connection.loop.create_future()
+            try:
+                await call.reader_waiter
+            finally:
+                call.reader_waiter = None
+        compressed, payload = call.messages.popleft()
+        call.consumed(len(payload) + 5)
+        return call.decode_request(compressed, payload)
+
+
+class _ServerCall:
+    """One call's state on the server: the driver's bookkeeping around the core."""
+
+    __slots__ = (
+        "cancelled",
+        "connection",
+        "context",
+        "deadline",
+        "deframer",
+        "finished",
+        "head",
+        "headers_sent",
+        "held_bytes",
+        "last_request_compressed",
+        "messages",
+        "method",
+        "queued_bytes",
+        "reader_waiter",
+        "request_codec",
+        "request_ended",
+        "response_codec",
+        "stream_id",
+        "task",
+        "timer",
+        "writer_waiter",
+    )
+
+    def __init__(
+        self,
+        connection: _ServerConnection,
+        stream_id: int,
+        head: RequestHead,
+        method: MethodHandler,
+        request_codec: Codec | None,
+    ) -> None:
+        self.connection = connection
+        self.stream_id = stream_id
+        self.head = head
+        self.method = method
+        self.request_codec = request_codec
+        self.response_codec: Codec | None = None
+        self.deframer = MessageDeframer(connection.server._max_receive)
+        self.messages: deque[tuple[bool, bytes]] = deque()
+        self.queued_bytes = 0
+        self.held_bytes = 0
+        self.request_ended = False
+        self.headers_sent = False
+        self.finished = False
+        self.cancelled = False
+        self.last_request_compressed = False
+        self.task: asyncio.Task[Any] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.reader_waiter: asyncio.Future[None] | None = None
+        self.writer_waiter: asyncio.Future[None] | None = None
+        self.deadline = connection.loop.time() + head.timeout if head.timeout is not None else None
+        self.context = ServicerContext(self)
+
+    # ------------------------------------------------------------------ requests
+
+    def decode_request(self, compressed: bool, payload: bytes) -> Any:
+        self.last_request_compressed = compressed
+        if compressed:
+            codec = self.request_codec
+            if codec is None:
+                raise ProtocolStatusError(
+                    StatusCode.INTERNAL, "compressed message without grpc-encoding"
+                )
+            payload = codec.decompress(payload, self.connection.server._max_receive)
+        try:
+            return self.method.request_deserializer(payload)
+        except Exception:
+            raise ProtocolStatusError(
+                StatusCode.INTERNAL, "could not deserialize the request message"
+            ) from None
+
+    def consumed(self, nbytes: int) -> None:
+        """The handler took ``nbytes`` of queued request; release held flow control."""
+        self.queued_bytes -= nbytes
+        if self.held_bytes and self.queued_bytes <= _REQUEST_BUFFER:
+            held, self.held_bytes = self.held_bytes, 0
+            self.connection.acknowledge(self.stream_id, held)
+
+    def wake_reader(self) -> None:
+        waiter = self.reader_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ------------------------------------------------------------------ responses
+
+    def send_headers(self, metadata: Metadata | None = None) -> None:
+        self.headers_sent = True
+        codec = self.response_codec
+        if metadata is None and codec is None:
+            headers = _RESPONSE_HEADERS
+        else:
+            headers = build_response_headers(
+                encoding=codec.name if codec is not None else None,
+                accept_encoding=_ACCEPT_ENCODING,
+                metadata=metadata,
+            )
+        self.connection.h2.send_headers(self.stream_id, headers)
+
+    def choose_response_codec(self) -> None:
+        name = self.context._compression
+        if name is None or name == "identity":
+            return
+        # Only compress with what the client says it accepts (doc/compression.md).
+        if name in self.head.accept_encoding:
+            self.response_codec = get_codec(name)
+
+    def encode_response(self, response: Any) -> bytes:
+        payload = self.method.response_serializer(response)
+        server = self.connection.server
+        if server._max_send is not None and len(payload) > server._max_send:
+            raise ProtocolStatusError(
+                StatusCode.RESOURCE_EXHAUSTED,
+                f"response message of {len(payload)} bytes exceeds the limit {server._max_send}",
+            )
+        codec = self.response_codec
+        context = self.context
+        if codec is not None and context._compress_next:
+            return encode_message(codec.compress(payload), compressed=True)
+        context._compress_next = True
+        return encode_message(payload)
+
+    def send_message(self, response: Any) -> None:
+        if not self.headers_sent:
+            self.choose_response_codec()
+            self.send_headers()
+        self.connection.h2.send_data(self.stream_id, self.encode_response(response))
+
+    def finish(
+        self,
+        code: StatusCode,
+        details: str = "",
+        status_details: Status | None = None,
+        metadata: Metadata | None = None,
+    ) -> None:
+        """Send the status and end the call (a no-op if it already ended)."""
+        if self.finished:
+            return
+        self.finished = True
+        connection = self.connection
+        h2 = connection.h2
+        sid = self.stream_id
+        details_bin = encode_status_details(status_details) if status_details else None
+        try:
+            if not self.headers_sent:
+                if code == StatusCode.OK:
+                    # A successful call with no message still sends headers, then trailers.
+                    self.send_headers()
+                    h2.send_trailers(sid, build_trailers(code, details, metadata=metadata))
+                else:
+                    h2.send_headers(
+                        sid,
+                        build_trailers_only(
+                            code, details, status_details=details_bin, metadata=metadata
+                        ),
+                        end_stream=True,
+                    )
+            elif code == StatusCode.OK and not details and metadata is None:
+                h2.send_trailers(sid, _TRAILERS_OK)
+            else:
+                h2.send_trailers(
+                    sid,
+                    build_trailers(code, details, status_details=details_bin, metadata=metadata),
+                )
+            if not self.request_ended:
+                # RFC 9113 §8.1: the response is complete; tell the client to stop sending.
+                h2.reset_stream(sid, ErrorCode.NO_ERROR)
+        except MetadataError as exc:
+            _log.error("invalid trailing metadata on %s: %s", self.head.path, exc)
+            with contextlib.suppress(LocalProtocolError):
+                h2.reset_stream(sid, ErrorCode.INTERNAL_ERROR)
+        except LocalProtocolError:
+            pass  # the stream or connection is already gone
+        self.release()
+
+    def finish_with_exception(self, exc: BaseException) -> None:
+        if isinstance(exc, _Abort):
+            self.finish(exc.code, exc.details, exc.status_details, exc.trailing_metadata)
+        elif isinstance(exc, ProtocolStatusError):
+            self.finish(exc.code, exc.message)
+        elif isinstance(exc, asyncio.CancelledError):
+            self.cancel(StatusCode.CANCELLED, "handler cancelled")
+        elif isinstance(exc, MetadataError):
+            _log.error("invalid metadata from the handler of %s: %s", self.head.path, exc)
+            self.finish(StatusCode.INTERNAL, "invalid metadata from the handler")
+        else:
+            # Internals never leak to the client; they go to the log.
+            _log.exception("handler of %s raised", self.head.path, exc_info=exc)
+            self.finish(StatusCode.UNKNOWN, "unexpected error in the method handler")
+
+    def finish_ok(self) -> None:
+        context = self.context
+        code = context._code if context._code is not None else StatusCode.OK
+        self.finish(code, context._details, None, context._trailing_metadata)
+
+    def cancel(self, code: StatusCode, details: str, *, reset: bool = True) -> None:
+        """End the call abnormally: the handler is cancelled, the client told."""
+        self.cancelled = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        if reset and not self.finished:
+            self.finish(code, details)
+            with contextlib.suppress(LocalProtocolError):
+                self.connection.h2.reset_stream(self.stream_id, ErrorCode.CANCEL)
+        self.finished = True
+        self.release()
+
+    def release(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.wake_reader()
+        waiter = self.writer_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        self.connection.forget(self)
+
+    def on_deadline(self) -> None:
+        self.timer = None
+        self.cancel(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+        self.connection.schedule_flush()
+
+    async def wait_writable(self) -> None:
+        connection = self.connection
+        while not self.finished and (
+            connection.paused or connection.h2.outbound_queued(self.stream_id) > _RESPONSE_BUFFER
+        ):
+            self.writer_waiter = connection.loop.create_future()
+            try:
+                await self.writer_waiter
+            finally:
+                self.writer_waiter = None
+
+
+class _ServerConnection(asyncio.Protocol):
+    """One HTTP/2 connection on the server."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.loop = server._loop
+        self.h2 = H2Connection(client_side=False, config=server._h2_config)
+        self.transport: asyncio.Transport | None = None
+        self.calls: dict[int, _ServerCall] = {}
+        self.paused = False
+        self.peer = "unknown"
+        self._flush_scheduled = False
+        self._closed = False
+
+    # ------------------------------------------------------------------ transport
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.peer = _format_peer(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server._connections.add(self)
+        self.h2.initiate(self.loop.time())
+        transport.write(self.h2.data_to_send())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self.server._connections.discard(self)
+        for call in list(self.calls.values()):
+            call.cancel(StatusCode.CANCELLED, "connection lost", reset=False)
+        self.calls.clear()
+
+    def pause_writing(self) -> None:
+        # The peer is not reading: stop reading from it too, so it cannot make us queue
+        # responses without bound.
+        self.paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.transport is not None and not self._closed:
+            self.transport.resume_reading()
+        for call in list(self.calls.values()):
+            waiter = call.writer_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    def peer_certificate(self) -> dict[str, Any] | None:
+        if self.transport is None:
+            return None
+        ssl_object = self.transport.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return None
+        cert: dict[str, Any] | None = ssl_object.getpeercert()
+        return cert or None
+
+    def schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        data = self.h2.data_to_send()
+        if data and self.transport is not None and not self._closed:
+            self.transport.write(data)
+
+    def acknowledge(self, stream_id: int, nbytes: int) -> None:
+        with contextlib.suppress(LocalProtocolError):
+            self.h2.acknowledge_received_data(stream_id, nbytes)
+        self.schedule_flush()
+
+    def forget(self, call: _ServerCall) -> None:
+        if self.calls.get(call.stream_id) is call:
+            del self.calls[call.stream_id]
+            if self.server._draining and not self.calls:
+                self.server._connection_idle(self)
+
+    # ------------------------------------------------------------------ events
+
+    def data_received(self, data: bytes) -> None:
+        h2 = self.h2
+        for event in h2.receive_data(data, self.loop.time()):
+            kind = type(event)
+            if kind is DataReceived:
+                assert isinstance(event, DataReceived)
+                self._on_data(event.stream_id, event.data, event.flow_controlled_length)
+                if event.end_stream:
+                    self._on_request_end(event.stream_id)
+            elif kind is HeadersReceived:
+                assert isinstance(event, HeadersReceived)
+                self._on_request(event.stream_id, event.headers, event.end_stream)
+            elif kind is TrailersReceived:
+                self._on_request_end(event.stream_id)  # type: ignore[attr-defined]
+            elif kind is StreamReset:
+                assert isinstance(event, StreamReset)
+                call = self.calls.get(event.stream_id)
+                if call is not None:
+                    call.cancel(StatusCode.CANCELLED, "cancelled by the client", reset=False)
+            elif kind is SendQueueDrained:
+                assert isinstance(event, SendQueueDrained)
+                call = self.calls.get(event.stream_id)
+                waiter = call.writer_waiter if call is not None else None
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+            elif kind is ConnectionTerminated:
+                self.flush()
+                if self.transport is not None:
+                    self.transport.close()
+                return
+            elif kind is GoAwayReceived:
+                pass  # the client is leaving; its calls below last_stream_id may finish
+        data_out = h2.data_to_send()
+        if data_out and self.transport is not None:
+            self.transport.write(data_out)
+
+    def _on_request(
+        self, stream_id: int, headers: list[tuple[bytes, bytes]], end_stream: bool
+    ) -> None:
+        h2 = self.h2
+        try:
+            head = parse_request_headers(headers)
+        except RequestHeadersError as exc:
+            h2.send_headers(
+                stream_id,
+                build_trailers_only(exc.code, exc.message, http_status=exc.http_status),
+                end_stream=True,
+            )
+            if not end_stream:
+                h2.reset_stream(stream_id, ErrorCode.NO_ERROR)
+            return
+        except ProtocolStatusError as exc:
+            self._refuse(stream_id, exc.code, exc.message, end_stream)
+            return
+        method = self.server._methods.get(head.path)
+        if method is None:
+            self._refuse(
+                stream_id, StatusCode.UNIMPLEMENTED, f"Method not found: {head.path}", end_stream
+            )
+            return
+        codec: Codec | None = None
+        if head.encoding is not None and head.encoding != "identity":
+            codec = get_codec(head.encoding)
+            if codec is None:
+                err = unsupported_encoding_error(head.encoding, server=True)
+                h2.send_headers(
+                    stream_id,
+                    build_trailers_only(err.code, err.message, accept_encoding=_ACCEPT_ENCODING),
+                    end_stream=True,
+                )
+                if not end_stream:
+                    h2.reset_stream(stream_id, ErrorCode.NO_ERROR)
+                return
+        call = _ServerCall(self, stream_id, head, method, codec)
+        if head.timeout is not None and head.timeout <= 0:
+            call.request_ended = end_stream
+            call.finish(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+            return
+        self.calls[stream_id] = call
+        if method.cardinality.request_streaming:
+            self._start_streaming(call)
+        if end_stream:
+            self._on_request_end(stream_id)
+
+    def _refuse(self, stream_id: int, code: StatusCode, message: str, end_stream: bool) -> None:
+        self.h2.send_headers(stream_id, build_trailers_only(code, message), end_stream=True)
+        if not end_stream:
+            self.h2.reset_stream(stream_id, ErrorCode.NO_ERROR)
+
+    def _on_data(self, stream_id: int, data: bytes, flow_length: int) -> None:
+        call = self.calls.get(stream_id)
+        if call is None or call.finished:
+            self.h2.acknowledge_received_data(stream_id, flow_length)
+            return
+        try:
+            messages = call.deframer.feed(data)
+        except ProtocolStatusError as exc:
+            self.h2.acknowledge_received_data(stream_id, flow_length)
+            call.cancel(exc.code, exc.message)
+            return
+        if not call.method.cardinality.request_streaming:
+            # A unary request is held whole by the deframer (bounded by the message limit).
+            self.h2.acknowledge_received_data(stream_id, flow_length)
+            if messages:
+                call.messages.extend(messages)
+                if len(call.messages) > 1:
+                    call.cancel(StatusCode.INTERNAL, "more than one message for a unary request")
+            return
+        if messages:
+            call.messages.extend(messages)
+            for _, payload in messages:
+                call.queued_bytes += len(payload) + 5
+            call.wake_reader()
+        if call.queued_bytes <= _REQUEST_BUFFER:
+            self.h2.acknowledge_received_data(stream_id, flow_length)
+        else:
+            call.held_bytes += flow_length
+
+    def _on_request_end(self, stream_id: int) -> None:
+        call = self.calls.get(stream_id)
+        if call is None or call.request_ended:
+            return
+        call.request_ended = True
+        try:
+            call.deframer.end_of_stream()
+        except ProtocolStatusError as exc:
+            call.cancel(exc.code, exc.message)
+            return
+        if call.method.cardinality.request_streaming:
+            call.wake_reader()
+            return
+        if len(call.messages) != 1:
+            call.finish(StatusCode.INTERNAL, "a unary request needs exactly one message")
+            return
+        compressed, payload = call.messages.popleft()
+        try:
+            request = call.decode_request(compressed, payload)
+        except ProtocolStatusError as exc:
+            call.finish(exc.code, exc.message)
+            return
+        if call.method.cardinality is Cardinality.UNARY_UNARY:
+            self._run_unary(call, request)
+        else:
+            self._start_task(
+                call, self._stream_responses(call, call.method.handler(request, call.context))
+            )
+
+    # ------------------------------------------------------------------ handlers
+
+    def _run_unary(self, call: _ServerCall, request: Any) -> None:
+        try:
+            coro = call.method.handler(request, call.context)
+        except BaseException as exc:
+            call.finish_with_exception(exc)
+            return
+        started = start_eagerly(self.loop, coro)
+        if started.done:
+            if started.exception is not None:
+                call.finish_with_exception(started.exception)
+            else:
+                self._complete_unary(call, started.value)
+            return
+        task = started.task
+        assert task is not None
+        call.task = task
+        task.add_done_callback(lambda t: self._unary_done(call, t))
+        self._arm_deadline(call)
+
+    def _complete_unary(self, call: _ServerCall, response: Any) -> None:
+        if call.finished:
+            return
+        context = call.context
+        if context._code is not None and context._code != StatusCode.OK:
+            call.finish_ok()
+            return
+        try:
+            call.send_message(response)
+        except BaseException as exc:
+            call.finish_with_exception(exc)
+            return
+        call.finish_ok()
+
+    def _unary_done(self, call: _ServerCall, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            call.cancel(StatusCode.CANCELLED, "handler cancelled")
+        elif (exc := task.exception()) is not None:
+            call.finish_with_exception(exc)
+        else:
+            self._complete_unary(call, task.result())
+        self.schedule_flush()
+
+    def _arm_deadline(self, call: _ServerCall) -> None:
+        if call.deadline is not None and not call.finished:
+            call.timer = self.loop.call_at(call.deadline, call.on_deadline)
+
+    def _start_streaming(self, call: _ServerCall) -> None:
+        handler = call.method.handler
+        requests = _RequestStream(call)
+        if call.method.cardinality is Cardinality.STREAM_UNARY:
+            self._start_task(call, self._unary_response(call, handler(requests, call.context)))
+        else:
+            self._start_task(call, self._stream_responses(call, handler(requests, call.context)))
+
+    def _start_task(self, call: _ServerCall, coro: Any) -> None:
+        task = self.loop.create_task(coro)
+        call.task = task
+        self._arm_deadline(call)
+
+    async def _unary_response(self, call: _ServerCall, coro: Any) -> None:
+        try:
+            response = await coro
+        except BaseException as exc:
+            call.finish_with_exception(exc)
+        else:
+            self._complete_unary(call, response)
+        self.schedule_flush()
+
+    async def _stream_responses(self, call: _ServerCall, responses: AsyncIterator[Any]) -> None:
+        try:
+            async for response in responses:
+                if call.finished:
+                    break
+                call.send_message(response)
+                self.schedule_flush()
+                await call.wait_writable()
+        except BaseException as exc:
+            call.finish_with_exception(exc)
+        else:
+            call.finish_ok()
+        finally:
+            if hasattr(responses, "aclose"):
+                with contextlib.suppress(BaseException):
+                    await responses.aclose()
+        self.schedule_flush()
+
+
+def _format_peer(transport: asyncio.BaseTransport) -> str:
+    name = transport.get_extra_info("peername")
+    if isinstance(name, tuple) and len(name) >= 2:
+        host, port = name[0], name[1]
+        return f"ipv6:[{host}]:{port}" if ":" in host else f"ipv4:{host}:{port}"
+    if isinstance(name, str):
+        return f"unix:{name}" if name else "unix:"
+    return "unknown"
+
+
+def _parse_address(address: str) -> tuple[str, str | int]:
+    """``host:port``, ``[v6]:port`` or ``unix:path`` → (host or "unix", port or path)."""
+    if address.startswith("unix:"):
+        return "unix", address[5:]
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"address {address!r} is not host:port or unix:path")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
+
+
+class Server:
+    """A gRPC server on asyncio.
+
+    ``max_receive_message_length`` (default 4 MiB) and ``max_send_message_length``
+    (default unlimited) bound message sizes (RESOURCE_EXHAUSTED past them);
+    ``compression`` (``"gzip"``, ``"deflate"`` or None) compresses responses for clients
+    that accept it; ``h2_config`` tunes the HTTP/2 layer and its limits.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_receive_message_length: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_send_message_length: int | None = None,
+        compression: str | None = None,
+        h2_config: H2Config | None = None,
+    ) -> None:
+        if compression is not None and get_codec(compression) is None:
+            raise ValueError(f"unknown compression {compression!r}")
+        self._max_receive = max_receive_message_length
+        self._max_send = max_send_message_length
+        self._compression = compression
+        self._h2_config = h2_config or H2Config(max_concurrent_streams=1000)
+        self._methods: dict[str, MethodHandler] = {}
+        self._services: dict[str, ServiceDefinition] = {}
+        self._ports: list[tuple[str, str | int, _ssl.SSLContext | None]] = []
+        self._listeners: list[asyncio.AbstractServer] = []
+        self._connections: set[_ServerConnection] = set()
+        self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self._started = False
+        self._draining = False
+        self._stopped: asyncio.Event | None = None
+        self._idle: asyncio.Event | None = None
+
+    @property
+    def services(self) -> Mapping[str, ServiceDefinition]:
+        """The registered services by full name."""
+        return self._services
+
+    def add_service(self, service: ServiceDefinition | SupportsServiceDefinition) -> None:
+        """Register a service: a :class:`ServiceDefinition` or a generated servicer."""
+        if not isinstance(service, ServiceDefinition):
+            service = service.__grpcx_service__()
+        if service.name in self._services:
+            raise ValueError(f"service {service.name} is already registered")
+        self._services[service.name] = service
+        self._methods.update(service.paths())
+
+    async def add_port(self, address: str, *, ssl: _ssl.SSLContext | None = None) -> int:
+        """Listen on ``host:port`` (``[::1]:0``; port 0 picks one) or ``unix:path``.
+
+        Returns the bound port (0 for a Unix socket). With ``ssl``, ALPN ``h2`` is set
+        on the context. Listening starts at once if the server is running.
+        """
+        host, port = _parse_address(address)
+        if ssl is not None:
+            ssl.set_alpn_protocols(["h2"])
+        self._loop = asyncio.get_running_loop()
+        if host == "unix":
+            assert isinstance(port, str)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(port)
+            listener = await self._loop.create_unix_server(
+                lambda: _ServerConnection(self), port, ssl=ssl, start_serving=self._started
+            )
+            bound = 0
+        else:
+            assert isinstance(port, int)
+            listener = await self._loop.create_server(
+                lambda: _ServerConnection(self),
+                host or None,
+                port,
+                ssl=ssl,
+                reuse_address=True,
+                start_serving=self._started,
+            )
+            bound = listener.sockets[0].getsockname()[1]
+        self._listeners.append(listener)
+        return int(bound)
+
+    async def start(self) -> None:
+        """Start serving on every port added."""
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self._started = True
+        for listener in self._listeners:
+            await listener.start_serving()
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop: refuse new calls (GOAWAY), let calls in flight finish for ``grace``
+        seconds (None: wait for them all), then cancel what remains and close."""
+        if self._stopped is None:
+            self._stopped = asyncio.Event()
+        for listener in self._listeners:
+            listener.close()
+        self._draining = True
+        self._idle = asyncio.Event()
+        for connection in list(self._connections):
+            with contextlib.suppress(LocalProtocolError):
+                connection.h2.send_goaway(ErrorCode.NO_ERROR)
+            connection.flush()
+            if not connection.calls:
+                self._connection_idle(connection)
+        if self._connections:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._all_idle(), grace)
+        for connection in list(self._connections):
+            for call in list(connection.calls.values()):
+                call.cancel(StatusCode.UNAVAILABLE, "server shutting down")
+            connection.flush()
+            if connection.transport is not None:
+                connection.transport.close()
+        for listener in self._listeners:
+            with contextlib.suppress(Exception):
+                await listener.wait_closed()
+        self._listeners.clear()
+        self._stopped.set()
+
+    async def _all_idle(self) -> None:
+        while any(connection.calls for connection in self._connections):
+            assert self._idle is not None
+            self._idle.clear()
+            await self._idle.wait()
+
+    def _connection_idle(self, connection: _ServerConnection) -> None:
+        if self._idle is not None:
+            self._idle.set()
+        connection.flush()
+        if connection.transport is not None:
+            connection.transport.close()
+
+    async def wait_for_termination(self, timeout: float | None = None) -> bool:
+        """Wait until the server stops; False if ``timeout`` passed first."""
+        if self._stopped is None:
+            self._stopped = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._stopped.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def __aenter__(self) -> Server:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop(None)
