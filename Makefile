@@ -33,7 +33,7 @@ test: $(STAMP) tools lint
 	$(PY) -m pytest -q
 
 demo: $(STAMP) tools
-	$(PY) -m grpcx.aio._http2_demo
+	$(PY) -m grpcx.demo
 
 bench: $(STAMP) tools
 	$(PY) bench/bench_hpack.py
