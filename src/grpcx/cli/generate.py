@@ -1,0 +1,166 @@
+"""``grpcx generate``: messages, their ``.pyi`` stubs and grpcx services in one step.
+
+::
+
+    grpcx generate -I protos --out src/myapp/generated protos/myapp/*.proto
+
+runs protoc (from ``grpcx[codegen]``) for ``<file>_pb2.py`` and ``<file>_pb2.pyi``, then
+grpcx's generator for ``<file>_grpcx.py``. With ``--relative-imports`` the modules of the
+files generated together import one another relatively, the ``_pb2`` ones included, so
+the output is a self-contained package that works wherever it is placed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.compiler import plugin_pb2
+
+from grpcx.codegen.naming import message_module, relative_import
+from grpcx.codegen.plugin import generate
+from grpcx.codegen.protoc import ProtoError, compile_protos
+from grpcx.codegen.render import APIS
+
+__all__ = ["add_parser", "run"]
+
+# How protoc's Python generators import another file's module (``_pb2.py`` and ``.pyi``).
+_FROM_IMPORT = re.compile(r"^from (?P<package>[\w.]+) import (?P<name>\w+_pb2) as (?P<alias>\w+)$")
+_PLAIN_IMPORT = re.compile(r"^import (?P<name>\w+_pb2) as (?P<alias>\w+)$")
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``generate`` and its arguments."""
+    parser = subparsers.add_parser(
+        "generate",
+        help="generate messages, stubs and services from .proto files",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument(
+        "-I",
+        "--proto-path",
+        dest="include",
+        action="append",
+        metavar="DIR",
+        help="where imports are looked up (repeatable; default: the current directory)",
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="where to write modules")
+    parser.add_argument(
+        "--relative-imports",
+        action="store_true",
+        help="import modules generated together relatively (a self-contained package)",
+    )
+    parser.add_argument(
+        "--api",
+        action="append",
+        choices=sorted(APIS),
+        help="which API's servicers and stubs to write (repeatable; default: aio)",
+    )
+    parser.add_argument(
+        "--pyi",
+        choices=("auto", "mypy-protobuf", "protoc", "none"),
+        default="auto",
+        help="who writes the messages' .pyi stubs: mypy-protobuf (strict-clean; the "
+        "default when installed, as grpcx[codegen] does), protoc's own, or none",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="do not list written files")
+    parser.add_argument("files", nargs="+", metavar="FILE", help=".proto files to compile")
+    parser.set_defaults(run=run)
+
+
+def _relativize(path: Path, module: str, relative: frozenset[str]) -> None:
+    """Rewrite protoc's absolute imports of modules in ``relative`` in ``path``."""
+    lines = path.read_text().splitlines(keepends=True)
+    changed = False
+    for index, line in enumerate(lines):
+        stripped = line.rstrip("\n")
+        if match := _FROM_IMPORT.match(stripped):
+            target = f"{match['package']}.{match['name']}"
+        elif match := _PLAIN_IMPORT.match(stripped):
+            target = match["name"]
+        else:
+            continue
+        if target in relative:
+            package, name = relative_import(module, target)
+            lines[index] = f"from {package} import {name} as {match['alias']}\n"
+            changed = True
+    if changed:
+        path.write_text("".join(lines))
+
+
+def _mypy_protobuf() -> str | None:
+    """The ``protoc-gen-mypy`` plugin: beside this Python (an unactivated venv) or on PATH."""
+    beside = Path(sys.executable).parent / "protoc-gen-mypy"
+    if beside.is_file():
+        return str(beside)
+    return shutil.which("protoc-gen-mypy")
+
+
+def _stub_args(pyi: str, out: Path) -> list[str]:
+    """protoc's arguments for the ``.pyi`` stubs that ``--pyi`` asks for."""
+    if pyi == "none":
+        return []
+    plugin = _mypy_protobuf() if pyi in ("auto", "mypy-protobuf") else None
+    if plugin is not None:
+        return [f"--plugin=protoc-gen-mypy={plugin}", f"--mypy_out=quiet:{out}"]
+    if pyi == "mypy-protobuf":
+        raise LookupError("protoc-gen-mypy not found: install mypy-protobuf")
+    return [f"--pyi_out={out}"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate; returns 0, or 1 with protoc's diagnostics on stderr."""
+    include: list[str] = args.include or ["."]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        outputs = [f"--python_out={out}", *_stub_args(args.pyi, out)]
+    except LookupError as exc:
+        print(f"grpcx generate: {exc}", file=sys.stderr)
+        return 1
+    try:
+        compiled = compile_protos(args.files, include, outputs)
+    except ProtoError as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic, file=sys.stderr)
+        return 1
+    for warning in compiled.warnings:
+        print(warning, file=sys.stderr)
+
+    parameters = ["relative_imports"] if args.relative_imports else []
+    parameters.append("api=" + "+".join(args.api or ["aio"]))
+    request = plugin_pb2.CodeGeneratorRequest(
+        file_to_generate=compiled.names,
+        parameter=",".join(parameters),
+        proto_file=compiled.descriptors.file,
+    )
+    response = generate(request)
+    if response.error:
+        print(response.error, file=sys.stderr)
+        return 1
+
+    written = []
+    for name in compiled.names:
+        module = message_module(name)
+        base = out / module.replace(".", "/")
+        written.append(base.with_suffix(".py"))
+        if args.pyi != "none":
+            written.append(base.with_suffix(".pyi"))
+    if args.relative_imports:
+        relative = frozenset(message_module(name) for name in compiled.names)
+        for path in written:
+            module = path.relative_to(out).with_suffix("").as_posix().replace("/", ".")
+            _relativize(path, module, relative)
+    for file in response.file:
+        path = out / file.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(file.content)
+        written.append(path)
+    if not args.quiet:
+        for path in sorted(written):
+            print(path)
+    return 0
