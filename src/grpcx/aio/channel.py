@@ -15,7 +15,7 @@ import random
 import socket
 import ssl as _ssl
 from collections import deque
-from collections.abc import AsyncIterable, Callable, Generator, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable
 from typing import Any, Generic, TypeVar
 
 from grpcx.http2.connection import H2Connection, LocalProtocolError
@@ -26,6 +26,7 @@ from grpcx.http2.events import (
     GoAwayReceived,
     HeadersReceived,
     SendQueueDrained,
+    SettingsReceived,
     StreamReset,
     TrailersReceived,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "UnaryUnaryMethod",
 ]
 
+_T = TypeVar("_T")
 RequestT = TypeVar("RequestT")
 ResponseT = TypeVar("ResponseT")
 
@@ -190,6 +192,9 @@ class _ClientConnection(asyncio.Protocol):
 
     def _wake_all(self) -> None:
         self._wake_writers()
+        self._wake_slot_waiters()
+
+    def _wake_slot_waiters(self) -> None:
         while self._slot_waiters:
             waiter = self._slot_waiters.popleft()
             if not waiter.done():
@@ -225,6 +230,9 @@ class _ClientConnection(asyncio.Protocol):
     def forget(self, state: _CallState) -> None:
         if self.calls.get(state.stream_id) is state:
             del self.calls[state.stream_id]
+            if self._write_waiters:
+                # A write() waiting for window on the ended stream must wake to see it end.
+                self._wake_writers()
             while self._slot_waiters:
                 waiter = self._slot_waiters.popleft()
                 if not waiter.done():
@@ -263,6 +271,9 @@ class _ClientConnection(asyncio.Protocol):
                     state.on_reset(event.error_code)
             elif kind is SendQueueDrained:
                 self._wake_writers()
+            elif kind is SettingsReceived:
+                # A larger SETTINGS_MAX_CONCURRENT_STREAMS frees slots: let waiters look.
+                self._wake_slot_waiters()
             elif kind is GoAwayReceived:
                 self.draining = True
                 self.channel._connection_draining(self)
@@ -293,6 +304,7 @@ class _CallState:
         "initial_metadata",
         "max_receive",
         "messages",
+        "more_waiters",
         "queued",
         "status",
         "stream_id",
@@ -314,12 +326,17 @@ class _CallState:
         self.status: CallStatus | None = None
         self.done = False
         self.waiter: asyncio.Future[None] | None = None
+        self.more_waiters: list[asyncio.Future[None]] | None = None
         self.timer: asyncio.TimerHandle | None = None
 
     def _wake(self) -> None:
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        if self.more_waiters:
+            for waiter in self.more_waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def on_headers(self, headers: list[tuple[bytes, bytes]], end_stream: bool) -> None:
         if end_stream:  # Trailers-Only
@@ -410,17 +427,39 @@ class _CallState:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.held:
+            # Credit what was held back from a reader that will never read it: the
+            # connection window is shared, and enough such calls would stall it.
+            held, self.held = self.held, 0
+            with contextlib.suppress(LocalProtocolError):
+                self.connection.h2.acknowledge_received_data(self.stream_id, held)
+            self.connection.schedule_flush()
         if self.initial_metadata is None:
             self.initial_metadata = Metadata()
         self._wake()
         self.connection.forget(self)
 
     async def wait(self) -> None:
-        self.waiter = self.connection.loop.create_future()
+        """Wait for the next change (headers, a message, the end).
+
+        Several coroutines may wait at once (``await call`` alongside
+        ``call.initial_metadata()``): the first uses ``waiter``, any others
+        ``more_waiters``, so the common single waiter costs no list.
+        """
+        waiter = self.connection.loop.create_future()
+        if self.waiter is None:
+            self.waiter = waiter
+        elif self.more_waiters is None:
+            self.more_waiters = [waiter]
+        else:
+            self.more_waiters.append(waiter)
         try:
-            await self.waiter
+            await waiter
         finally:
-            self.waiter = None
+            if self.waiter is waiter:
+                self.waiter = None
+            elif self.more_waiters is not None and waiter in self.more_waiters:
+                self.more_waiters.remove(waiter)
 
     def take_message(self) -> tuple[bool, bytes] | None:
         if not self.messages:
@@ -464,49 +503,75 @@ class Call(Generic[RequestT, ResponseT]):
 
     # -- opening the stream
 
+    # True while one coroutine opens the stream; others wait on ``_started``, made only
+    # when there is such another (``await call`` racing ``write()``), not per call.
+    _opening = False
+
     async def _start(self, end_stream: bool, first: bytes | None = None) -> _CallState:
         """Open the stream and send headers (and ``first``, a framed message)."""
         if self._state is not None:
             return self._state
+        if self._start_error is not None:  # awaited again after a failed start
+            raise self._start_error
+        if self._opening:
+            # Another coroutine of this call is opening the stream: opening a second one
+            # would split the call in two.
+            if self._started is None:
+                self._started = self._channel._loop.create_future()
+            await asyncio.shield(self._started)
+            if self._state is None:
+                raise self._start_error or RpcError(StatusCode.CANCELLED, "call not started")
+            return self._state
         if self._cancelled:
             raise RpcError(StatusCode.CANCELLED, "call cancelled")
-        channel = self._channel
-        connection = await channel._connection_for_call(self._deadline)
-        state = _CallState(connection, channel._max_receive)
-        timeout = None
-        if self._deadline is not None:
-            timeout = self._deadline - channel._loop.time()
-            if timeout <= 0:
-                raise RpcError(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
-        try:
-            headers = build_request_headers(
-                self._path,
-                channel._authority,
-                scheme=channel._scheme,
-                timeout=timeout,
-                encoding=self._codec.name if self._codec is not None else None,
-                accept_encoding=_ACCEPT_ENCODING,
-                metadata=self._metadata,
-            )
-        except MetadataError as exc:
-            raise RpcError(StatusCode.INTERNAL, f"invalid metadata: {exc}") from None
-        h2 = connection.h2
-        try:
-            stream_id = h2.get_next_stream_id()
-            if first is None:
-                h2.send_headers(stream_id, headers, end_stream=end_stream)
-            else:
-                h2.send_headers(stream_id, headers)
-                h2.send_data(stream_id, first, end_stream=end_stream)
-        except LocalProtocolError as exc:
-            raise RpcError(StatusCode.UNAVAILABLE, f"could not start the call: {exc}") from None
-        state.stream_id = stream_id
-        connection.calls[stream_id] = state
-        self._state = state
-        if self._deadline is not None:
-            state.timer = channel._loop.call_at(self._deadline, self._on_deadline)
-        connection.schedule_flush()
-        return state
+        self._opening = True
+        try:  # (inline rather than a helper coroutine: one frame less per call)
+            channel = self._channel
+            connection = await channel._connection_for_call(self._deadline)
+            if self._cancelled:  # cancel() while this call waited for its connection
+                raise RpcError(StatusCode.CANCELLED, "call cancelled")
+            state = _CallState(connection, channel._max_receive)
+            timeout = None
+            if self._deadline is not None:
+                timeout = self._deadline - channel._loop.time()
+                if timeout <= 0:
+                    raise RpcError(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+            try:
+                headers = build_request_headers(
+                    self._path,
+                    channel._authority,
+                    scheme=channel._scheme,
+                    timeout=timeout,
+                    encoding=self._codec.name if self._codec is not None else None,
+                    accept_encoding=_ACCEPT_ENCODING,
+                    metadata=self._metadata,
+                )
+            except MetadataError as exc:
+                raise RpcError(StatusCode.INTERNAL, f"invalid metadata: {exc}") from None
+            h2 = connection.h2
+            try:
+                stream_id = h2.get_next_stream_id()
+                if first is None:
+                    h2.send_headers(stream_id, headers, end_stream=end_stream)
+                else:
+                    h2.send_headers(stream_id, headers)
+                    h2.send_data(stream_id, first, end_stream=end_stream)
+            except LocalProtocolError as exc:
+                raise RpcError(StatusCode.UNAVAILABLE, f"could not start the call: {exc}") from None
+            state.stream_id = stream_id
+            connection.calls[stream_id] = state
+            self._state = state
+            if self._deadline is not None:
+                state.timer = channel._loop.call_at(self._deadline, self._on_deadline)
+            connection.schedule_flush()
+            return state
+        except RpcError as exc:
+            self._start_error = exc
+            raise
+        finally:
+            self._opening = False
+            if self._started is not None and not self._started.done():
+                self._started.set_result(None)
 
     def _on_deadline(self) -> None:
         state = self._state
@@ -571,9 +636,19 @@ class Call(Generic[RequestT, ResponseT]):
     async def _wait_status(self) -> CallStatus:
         state = self._state
         if state is None:
-            if self._start_error is not None:
-                raise self._start_error
-            raise RuntimeError("the call has not started")
+            # code()/details()/trailing_metadata() before the call was awaited: start it
+            # (as initial_metadata() does) rather than fail.
+            with contextlib.suppress(RpcError):
+                await self._ensure_started()
+            state = self._state
+        if state is None:
+            error = self._start_error
+            if error is None:
+                raise RuntimeError("the call has not started")
+            # A call that never reached the server still has a status.
+            return CallStatus(
+                error.code, error.details, error.status_details, error.trailing_metadata
+            )
         while not state.done:
             await state.wait()
         assert state.status is not None
@@ -645,7 +720,14 @@ class _ReadingCall(Call[RequestT, ResponseT]):
 
 
 class _UnaryResponseCall(Call[RequestT, ResponseT]):
+    # The decoded response, kept so the call can be awaited again (as in grpc.aio); class
+    # attributes as defaults cost nothing per call.
+    _has_response = False
+    _response_value: Any = None
+
     async def _response(self) -> ResponseT:
+        if self._has_response:
+            return self._response_value  # type: ignore[no-any-return]
         state = self._state
         assert state is not None
         try:
@@ -654,6 +736,8 @@ class _UnaryResponseCall(Call[RequestT, ResponseT]):
         except asyncio.CancelledError:
             self.cancel()
             raise
+        if self._has_response:  # decoded meanwhile by another await of this call
+            return self._response_value  # type: ignore[no-any-return,unused-ignore]
         assert state.status is not None
         self._raise_status(state.status)
         if len(state.messages) != 1:
@@ -662,7 +746,10 @@ class _UnaryResponseCall(Call[RequestT, ResponseT]):
                 f"expected one response message, got {len(state.messages)}",
             )
         compressed, payload = state.messages.popleft()
-        return self._decode(compressed, payload)
+        response = self._decode(compressed, payload)
+        self._response_value = response
+        self._has_response = True
+        return response
 
 
 class UnaryUnaryCall(_UnaryResponseCall[RequestT, ResponseT]):
@@ -671,31 +758,23 @@ class UnaryUnaryCall(_UnaryResponseCall[RequestT, ResponseT]):
     def __init__(self, request: RequestT, *args: Any) -> None:
         super().__init__(*args)
         self._request = request
-        self._task: asyncio.Future[ResponseT] | None = None
 
     async def _run(self) -> ResponseT:
-        try:
+        if self._state is None:  # not when awaited again
             await self._start(True, self._encode(self._request))
-        except RpcError as exc:
-            self._start_error = exc
-            raise
         return await self._response()
 
     async def _ensure_started(self) -> None:
+        # initial_metadata() before or while the call is awaited: start it from here. No
+        # Task: a start already in progress is joined (Call._start), and the response
+        # arrives whether or not anyone awaits the call. (A Task here, racing an
+        # ``await call`` begun elsewhere, used to open a second stream for the call.)
         if self._state is None:
-            self._task_future()
-            while self._state is None and self._start_error is None:
-                await asyncio.sleep(0)
-
-    def _task_future(self) -> asyncio.Future[ResponseT]:
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._run())
-        return self._task
+            with contextlib.suppress(RpcError):
+                await self._start(True, self._encode(self._request))
 
     def __await__(self) -> Generator[Any, None, ResponseT]:
-        if self._task is None:
-            return self._run().__await__()
-        return self._task.__await__()
+        return self._run().__await__()
 
 
 class UnaryStreamCall(_ReadingCall[RequestT, ResponseT]):
@@ -772,14 +851,13 @@ class StreamUnaryCall(_WritingMixin[RequestT, ResponseT], _UnaryResponseCall[Req
         self._requests = requests
         self._sender: asyncio.Task[None] | None = None
 
-    async def _run(self) -> ResponseT:
-        try:
-            await self._start(False)
-        except RpcError as exc:
-            self._start_error = exc
-            raise
+    async def _ensure_started(self) -> None:
+        await self._start(False)
         if self._requests is not None and self._sender is None:
             self._sender = asyncio.ensure_future(self._send_all(self._requests))
+
+    async def _run(self) -> ResponseT:
+        await self._ensure_started()
         try:
             return await self._response()
         finally:
@@ -960,28 +1038,41 @@ class Channel:
     # -- connections
 
     async def _connection_for_call(self, deadline: float | None) -> _ClientConnection:
-        connection = self._connection
-        if connection is not None and connection.usable:
-            if connection.h2.can_open_stream:
-                return connection
-            await connection.wait_for_slot()
-            if connection.usable:
-                return connection
-        if self._closed:
-            raise RpcError(StatusCode.CANCELLED, "the channel is closed")
-        if self._connecting is None or self._connecting.done():
-            self._connecting = asyncio.ensure_future(self._connect())
+        """A usable connection with a free stream slot, waiting at most until ``deadline``.
+
+        A loop: calls that waited together for a new connection, or for a slot, must
+        check again for a slot when they wake (otherwise they all open streams past the
+        peer's SETTINGS_MAX_CONCURRENT_STREAMS and fail).
+        """
+        while True:
+            connection = self._connection
+            if connection is not None and connection.usable:
+                if connection.h2.can_open_stream:
+                    return connection
+                await self._until(connection.wait_for_slot(), deadline)
+                continue
+            if self._closed:
+                raise RpcError(StatusCode.CANCELLED, "the channel is closed")
+            if self._connecting is None or self._connecting.done():
+                self._connecting = asyncio.ensure_future(self._connect())
+            try:
+                connection = await self._until(asyncio.shield(self._connecting), deadline)
+            except OSError as exc:
+                raise RpcError(StatusCode.UNAVAILABLE, f"failed to connect: {exc}") from None
+            if not connection.usable:
+                # Closed as soon as it was made (a TLS server spoken to in plaintext, say):
+                # fail rather than reconnect at once in a loop without backoff.
+                raise RpcError(StatusCode.UNAVAILABLE, connection.error or "connection closed")
+
+    async def _until(self, awaitable: Awaitable[_T], deadline: float | None) -> _T:
+        if deadline is None:
+            return await awaitable
         try:
-            if deadline is None:
-                return await asyncio.shield(self._connecting)
-            remaining = deadline - self._loop.time()
-            return await asyncio.wait_for(asyncio.shield(self._connecting), max(remaining, 0))
+            return await asyncio.wait_for(awaitable, max(deadline - self._loop.time(), 0))
         except asyncio.TimeoutError:
             raise RpcError(
                 StatusCode.DEADLINE_EXCEEDED, "deadline exceeded while connecting"
             ) from None
-        except OSError as exc:
-            raise RpcError(StatusCode.UNAVAILABLE, f"failed to connect: {exc}") from None
 
     async def _connect(self) -> _ClientConnection:
         loop = self._loop
@@ -990,6 +1081,10 @@ class Channel:
         if delay > 0:
             await asyncio.sleep(delay)
         timeout = max(_MIN_CONNECT_TIMEOUT, self._backoff)
+        # The backoff deadline counts from the start of the attempt, not its failure
+        # (doc/connection-backoff.md): after a 20 s connect timeout the next attempt may
+        # start at once, and a refused connection waits the backoff from the first try.
+        started = loop.time()
         try:
             if self._kind == "unix":
                 assert isinstance(self._port, str)
@@ -998,7 +1093,10 @@ class Channel:
                         lambda: _ClientConnection(self),
                         self._port,
                         ssl=self._ssl,
-                        server_hostname=self._server_hostname if self._ssl else None,
+                        # asyncio insists on a name with ssl; a Unix socket has none.
+                        server_hostname=(self._server_hostname or self._host)
+                        if self._ssl
+                        else None,
                     ),
                     timeout,
                 )
@@ -1018,7 +1116,7 @@ class Channel:
                 )
         except (OSError, asyncio.TimeoutError) as exc:
             jitter = 1 + random.uniform(-_BACKOFF_JITTER, _BACKOFF_JITTER)
-            self._next_attempt = loop.time() + self._backoff * jitter
+            self._next_attempt = started + self._backoff * jitter
             self._backoff = min(self._backoff * _BACKOFF_MULTIPLIER, _BACKOFF_MAX)
             if isinstance(exc, asyncio.TimeoutError):
                 raise OSError(f"connect timed out after {timeout:.0f}s") from None
@@ -1026,6 +1124,11 @@ class Channel:
         self._backoff = _BACKOFF_INITIAL
         self._next_attempt = 0.0
         assert isinstance(protocol, _ClientConnection)
+        if self._closed:
+            # close() ran while we connected: nobody would ever close this connection.
+            if protocol.transport is not None:
+                protocol.transport.close()
+            raise RpcError(StatusCode.CANCELLED, "the channel is closed")
         if self._ssl is not None and protocol.transport is not None:
             ssl_object = protocol.transport.get_extra_info("ssl_object")
             if ssl_object is not None and ssl_object.selected_alpn_protocol() != "h2":

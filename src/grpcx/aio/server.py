@@ -447,6 +447,11 @@ class _ServerCall:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.held_bytes:
+            # Credit request bytes held back from a handler that will never read them:
+            # the connection window is shared, and enough such calls would stall it.
+            held, self.held_bytes = self.held_bytes, 0
+            self.connection.acknowledge(self.stream_id, held)
         self.wake_reader()
         waiter = self.writer_waiter
         if waiter is not None and not waiter.done():
@@ -483,6 +488,11 @@ class _ServerConnection(asyncio.Protocol):
         self.peer = "unknown"
         self._flush_scheduled = False
         self._closed = False
+        # Unary calls with a deadline whose request was incomplete when their HEADERS
+        # arrived. Most complete within the same data_received and need no timer; the
+        # rest get one at its end (a client that never finishes its request must not
+        # hold the call past its deadline).
+        self._incomplete: list[_ServerCall] = []
 
     # ------------------------------------------------------------------ transport
 
@@ -580,12 +590,18 @@ class _ServerConnection(asyncio.Protocol):
                 if waiter is not None and not waiter.done():
                     waiter.set_result(None)
             elif kind is ConnectionTerminated:
+                self._incomplete.clear()
                 self.flush()
                 if self.transport is not None:
                     self.transport.close()
                 return
             elif kind is GoAwayReceived:
                 pass  # the client is leaving; its calls below last_stream_id may finish
+        if self._incomplete:
+            for call in self._incomplete:
+                if call.task is None:  # still waiting for its request
+                    self._arm_deadline(call)
+            self._incomplete.clear()
         data_out = h2.data_to_send()
         if data_out and self.transport is not None:
             self.transport.write(data_out)
@@ -635,6 +651,8 @@ class _ServerConnection(asyncio.Protocol):
         self.calls[stream_id] = call
         if method.cardinality.request_streaming:
             self._start_streaming(call)
+        elif call.deadline is not None and not end_stream:
+            self._incomplete.append(call)
         if end_stream:
             self._on_request_end(stream_id)
 
@@ -697,9 +715,7 @@ class _ServerConnection(asyncio.Protocol):
         if call.method.cardinality is Cardinality.UNARY_UNARY:
             self._run_unary(call, request)
         else:
-            self._start_task(
-                call, self._stream_responses(call, call.method.handler(request, call.context))
-            )
+            self._start_task(call, self._stream_responses(call, request))
 
     # ------------------------------------------------------------------ handlers
 
@@ -746,33 +762,40 @@ class _ServerConnection(asyncio.Protocol):
         self.schedule_flush()
 
     def _arm_deadline(self, call: _ServerCall) -> None:
-        if call.deadline is not None and not call.finished:
+        # (A unary call armed while its request was incomplete keeps that timer.)
+        if call.deadline is not None and not call.finished and call.timer is None:
             call.timer = self.loop.call_at(call.deadline, call.on_deadline)
 
     def _start_streaming(self, call: _ServerCall) -> None:
-        handler = call.method.handler
         requests = _RequestStream(call)
         if call.method.cardinality is Cardinality.STREAM_UNARY:
-            self._start_task(call, self._unary_response(call, handler(requests, call.context)))
+            self._start_task(call, self._unary_response(call, requests))
         else:
-            self._start_task(call, self._stream_responses(call, handler(requests, call.context)))
+            self._start_task(call, self._stream_responses(call, requests))
 
     def _start_task(self, call: _ServerCall, coro: Any) -> None:
         task = self.loop.create_task(coro)
         call.task = task
         self._arm_deadline(call)
 
-    async def _unary_response(self, call: _ServerCall, coro: Any) -> None:
+    # The handler is called inside the Task, not before it: a call that ends before the
+    # Task first runs (a bad first message, say) then leaves no never-awaited coroutine
+    # behind, and a handler that raises when called ends its call rather than escaping
+    # into data_received.
+
+    async def _unary_response(self, call: _ServerCall, requests: _RequestStream) -> None:
         try:
-            response = await coro
+            response = await call.method.handler(requests, call.context)
         except BaseException as exc:
             call.finish_with_exception(exc)
         else:
             self._complete_unary(call, response)
         self.schedule_flush()
 
-    async def _stream_responses(self, call: _ServerCall, responses: AsyncIterator[Any]) -> None:
+    async def _stream_responses(self, call: _ServerCall, request: Any) -> None:
+        responses: AsyncIterator[Any] | None = None
         try:
+            responses = call.method.handler(request, call.context)
             async for response in responses:
                 if call.finished:
                     break
@@ -784,7 +807,7 @@ class _ServerConnection(asyncio.Protocol):
         else:
             call.finish_ok()
         finally:
-            if hasattr(responses, "aclose"):
+            if responses is not None and hasattr(responses, "aclose"):
                 with contextlib.suppress(BaseException):
                     await responses.aclose()
         self.schedule_flush()
@@ -947,6 +970,9 @@ class Server:
         """Wait until the server stops; False if ``timeout`` passed first."""
         if self._stopped is None:
             self._stopped = asyncio.Event()
+        if self._stopped.is_set():
+            # (wait_for with timeout 0 gives up before Event.wait() can run even once.)
+            return True
         try:
             await asyncio.wait_for(self._stopped.wait(), timeout)
         except asyncio.TimeoutError:

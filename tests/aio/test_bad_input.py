@@ -1,0 +1,350 @@
+"""Bad input from a peer, crafted with python-hyper's h2: every bad call ends in a defined
+status, the handler (if any) is cancelled, and the same server keeps serving."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.events
+import pytest
+
+from grpcx import RpcError, StatusCode
+from grpcx.aio import ServicerContext
+
+WAIT = 10.0
+
+
+@pytest.fixture
+async def target(echo, raw_client):
+    """The echo server, a raw client to it, and a check that it still serves."""
+
+    class Target:
+        port = echo.port
+        probe = echo.probe
+
+        @staticmethod
+        async def client() -> Any:
+            return await raw_client(echo.port)
+
+        @staticmethod
+        async def still_serves() -> None:
+            assert await asyncio.wait_for(echo.unary("Echo")(b"alive"), WAIT) == b"alive"
+            call = echo.stream_stream("EchoStream")([b"s"])
+            assert [m async for m in call] == [b"s", b"end"]
+
+    return Target
+
+
+async def test_non_grpc_content_type_is_415(target):
+    client = await target.client()
+    sid = client.request("Echo", port=target.port, content_type=b"text/plain")
+    client.send(sid, b"hello", end_stream=True)
+    response = await client.response(sid)
+    assert response.headers[b":status"] == b"415"
+    await target.still_serves()
+
+
+async def test_non_grpc_content_type_with_nghttp(target):
+    import shutil
+    import subprocess
+
+    if shutil.which("nghttp") is None:
+        pytest.skip("nghttp is not installed")
+    proc = await asyncio.create_subprocess_exec(
+        "nghttp", "-v", "-H", ":method: POST", "-H", "content-type: text/plain",
+        f"http://127.0.0.1:{target.port}/grpcx.test.Test/Echo",
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), WAIT)
+    assert b":status: 415" in out
+    await target.still_serves()
+
+
+async def test_get_is_405(target):
+    client = await target.client()
+    sid = client.h2.get_next_available_stream_id()
+    client.h2.send_headers(
+        sid,
+        [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/grpcx.test.Test/Echo"),
+         (b":authority", b"x"), (b"content-type", b"application/grpc")],
+        end_stream=True,
+    )  # fmt: skip
+    client.flush()
+    response = await client.response(sid)
+    assert response.headers[b":status"] == b"405"
+    await target.still_serves()
+
+
+async def test_truncated_message_at_end_of_stream(target, frame):
+    client = await target.client()
+    sid = client.request("Echo", port=target.port)
+    client.send(sid, frame(b"0123456789")[:-3], end_stream=True)
+    response = await client.response(sid)
+    assert response.grpc_status == StatusCode.INTERNAL
+    # the same on a streaming method
+    sid = client.request("Concat", port=target.port)
+    client.send(sid, frame(b"ok") + frame(b"0123456789")[:8], end_stream=True)
+    response = await client.response(sid)
+    assert response.grpc_status == StatusCode.INTERNAL
+    await target.still_serves()
+
+
+async def test_length_prefix_over_the_limit(target):
+    client = await target.client()
+    huge = (4 * 1024 * 1024 + 1).to_bytes(4, "big")
+    sid = client.request("Echo", port=target.port)
+    client.send(sid, b"\x00" + huge)  # the prefix alone decides: no need to send the body
+    response = await client.response(sid)
+    assert response.grpc_status == StatusCode.RESOURCE_EXHAUSTED
+    sid = client.request("EchoStream", port=target.port)
+    client.send(sid, b"\x00" + (2**32 - 1).to_bytes(4, "big"))
+    response = await client.response(sid)
+    assert response.grpc_status == StatusCode.RESOURCE_EXHAUSTED
+    await target.still_serves()
+
+
+async def test_compressed_flag_without_encoding(target, frame):
+    client = await target.client()
+    sid = client.request("Echo", port=target.port)
+    client.send(sid, frame(b"abc", compressed=True), end_stream=True)
+    response = await client.response(sid)
+    assert response.grpc_status == StatusCode.INTERNAL
+    sid = client.request("EchoStream", port=target.port)
+    client.send(sid, frame(b"abc", compressed=True), end_stream=True)
+    response = await client.response(sid)
+    assert response.grpc_status == StatusCode.INTERNAL
+    await target.still_serves()
+
+
+async def test_bad_compressed_payload(target, frame):
+    client = await target.client()
+    sid = client.request("Echo", port=target.port, extra=[(b"grpc-encoding", b"gzip")])
+    client.send(sid, frame(b"not gzip at all", compressed=True), end_stream=True)
+    response = await client.response(sid)
+    assert response.grpc_status == StatusCode.INTERNAL
+    await target.still_serves()
+
+
+async def test_unknown_encoding(target, frame):
+    client = await target.client()
+    sid = client.request("Echo", port=target.port, extra=[(b"grpc-encoding", b"snappy")])
+    client.send(sid, frame(b"abc", compressed=True), end_stream=True)
+    response = await client.response(sid)
+    assert response.grpc_status == StatusCode.UNIMPLEMENTED
+    accepted = response.headers[b"grpc-accept-encoding"].split(b",")
+    assert b"gzip" in [a.strip() for a in accepted]
+    await target.still_serves()
+
+
+async def test_bad_base64_in_binary_metadata(target, frame):
+    client = await target.client()
+    sid = client.request("Echo", port=target.port, extra=[(b"x-data-bin", b"!!not base64!!")])
+    client.send(sid, frame(b"abc"), end_stream=True)
+    response = await client.response(sid)
+    assert response.grpc_status == StatusCode.INTERNAL
+    await target.still_serves()
+
+
+async def test_unary_with_two_messages_or_none(target, frame):
+    client = await target.client()
+    sid = client.request("Echo", port=target.port)
+    client.send(sid, frame(b"a") + frame(b"b"), end_stream=True)
+    response = await client.response(sid)
+    assert response.grpc_status == StatusCode.INTERNAL
+    sid = client.request("Echo", port=target.port, end_stream=True)
+    response = await client.response(sid)
+    assert response.grpc_status == StatusCode.INTERNAL
+    await target.still_serves()
+
+
+async def test_reset_mid_message_cancels_handler(target, frame):
+    client = await target.client()
+    sid = client.request("HangClientStream", port=target.port)
+    client.send(sid, frame(b"whole") + frame(b"0123456789")[:7])
+    await asyncio.wait_for(target.probe.event("started", "hang_client_stream").wait(), WAIT)
+    client.reset(sid)
+    await asyncio.wait_for(target.probe.event("cancelled", "hang_client_stream").wait(), WAIT)
+    await target.still_serves()
+
+
+async def test_reset_cancels_unary_handler(target, frame):
+    client = await target.client()
+    sid = client.request("Hang", port=target.port)
+    client.send(sid, frame(b"rst"), end_stream=True)
+    await asyncio.wait_for(target.probe.event("started", "rst").wait(), WAIT)
+    client.reset(sid)
+    await asyncio.wait_for(target.probe.event("cancelled", "rst").wait(), WAIT)
+    await target.still_serves()
+
+
+async def test_peer_vanishes_mid_call(target, frame, echo):
+    client = await target.client()
+    sid = client.request("Hang", port=target.port)
+    client.send(sid, frame(b"gone"), end_stream=True)
+    sid2 = client.request("HangStream", port=target.port)
+    client.send(sid2, frame(b"gone2"), end_stream=True)
+    sid3 = client.request("HangClientStream", port=target.port)
+    client.send(sid3, frame(b"half")[:4])
+    await asyncio.wait_for(target.probe.event("started", "gone").wait(), WAIT)
+    await asyncio.wait_for(target.probe.event("started", "gone2").wait(), WAIT)
+    await asyncio.wait_for(target.probe.event("started", "hang_client_stream").wait(), WAIT)
+    client.writer.transport.abort()  # no GOAWAY, no FIN handshake: just gone
+    await asyncio.wait_for(target.probe.event("cancelled", "gone").wait(), WAIT)
+    await asyncio.wait_for(target.probe.event("cancelled", "gone2").wait(), WAIT)
+    await asyncio.wait_for(target.probe.event("cancelled", "hang_client_stream").wait(), WAIT)
+    await target.still_serves()
+    for _ in range(50):
+        if len(echo.server._connections) == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert len(echo.server._connections) == 1  # the vanished one is forgotten
+
+
+async def test_garbage_instead_of_preface(target):
+    reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = await asyncio.wait_for(reader.read(), WAIT)  # the server closes the connection
+    assert data == b"" or b"\x07" in data[:30] or data  # (a GOAWAY may come first)
+    writer.close()
+    await target.still_serves()
+
+
+async def test_handler_that_raises_when_called(serve, connect, handlers):
+    """A streaming handler that is not an async generator function at all."""
+
+    def not_a_generator(request: bytes, context: ServicerContext) -> Any:
+        raise TypeError("wrong handler")
+
+    def not_async(requests: Any, context: ServicerContext) -> Any:
+        raise TypeError("wrong handler")
+
+    _, port = await serve(
+        handlers.server_stream("A", not_a_generator),
+        handlers.client_stream("B", not_async),
+        handlers.unary("C", not_async),
+    )
+    channel = connect(f"127.0.0.1:{port}")
+    with pytest.raises(RpcError) as info:
+        async for _ in channel.unary_stream(handlers.path("A"))(b""):
+            pass
+    assert info.value.code == StatusCode.UNKNOWN
+    with pytest.raises(RpcError) as info:
+        await asyncio.wait_for(channel.stream_unary(handlers.path("B"))([b""]), WAIT)
+    assert info.value.code == StatusCode.UNKNOWN
+    with pytest.raises(RpcError) as info:
+        await asyncio.wait_for(channel.unary_unary(handlers.path("C"))(b""), WAIT)
+    assert info.value.code == StatusCode.UNKNOWN
+
+
+async def test_streaming_call_ended_before_its_task_ran(target, frame, recwarn):
+    """A streaming call that fails on its first bytes leaves no never-awaited handler."""
+    client = await target.client()
+    sid = client.request("Concat", port=target.port)
+    client.send(sid, b"\x00" + (2**31).to_bytes(4, "big"))
+    response = await client.response(sid)
+    assert response.grpc_status == StatusCode.RESOURCE_EXHAUSTED
+    await asyncio.sleep(0)
+    gc.collect()
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
+
+
+# ---------------------------------------------------------------------- a bad server
+
+
+class _RawServer:
+    """python-hyper's h2 as a server answering each request with ``respond``."""
+
+    def __init__(self, respond: Any) -> None:
+        self.respond = respond
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=False, header_encoding=None)
+        )
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        try:
+            while data := await reader.read(65536):
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.DataReceived):
+                        conn.acknowledge_received_data(
+                            event.flow_controlled_length, event.stream_id
+                        )
+                    if isinstance(event, h2.events.StreamEnded):
+                        self.respond(conn, event.stream_id)
+                writer.write(conn.data_to_send())
+        except Exception:
+            pass
+        writer.close()
+
+
+@pytest.fixture
+async def bad_server(connect):
+    servers: list[asyncio.AbstractServer] = []
+
+    async def start(respond: Any) -> Any:
+        server = await asyncio.start_server(_RawServer(respond).handle, "127.0.0.1", 0)
+        servers.append(server)
+        port = server.sockets[0].getsockname()[1]
+        return connect(f"127.0.0.1:{port}").unary_unary("/grpcx.test.Test/Echo")
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+OK_HEADERS = [(b":status", b"200"), (b"content-type", b"application/grpc")]
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("truncated", StatusCode.INTERNAL),
+        ("compressed_without_encoding", StatusCode.INTERNAL),
+        ("no_trailers", StatusCode.INTERNAL),
+        ("http_503", StatusCode.UNAVAILABLE),
+        ("not_grpc", StatusCode.UNKNOWN),
+        ("bad_status_details_bin", StatusCode.INTERNAL),  # documented in parse_trailers
+        ("two_messages", StatusCode.INTERNAL),
+        ("rst_refused", StatusCode.UNAVAILABLE),
+    ],
+)
+async def test_client_against_bad_responses(bad_server, frame, name, code):
+    def respond(conn: h2.connection.H2Connection, sid: int) -> None:
+        if name == "truncated":
+            conn.send_headers(sid, OK_HEADERS)
+            conn.send_data(sid, frame(b"abcdef")[:-2])
+            conn.send_headers(sid, [(b"grpc-status", b"0")], end_stream=True)
+        elif name == "compressed_without_encoding":
+            conn.send_headers(sid, OK_HEADERS)
+            conn.send_data(sid, frame(b"abc", compressed=True))
+            conn.send_headers(sid, [(b"grpc-status", b"0")], end_stream=True)
+        elif name == "no_trailers":
+            conn.send_headers(sid, OK_HEADERS)
+            conn.send_data(sid, frame(b"abc"), end_stream=True)
+        elif name == "http_503":
+            conn.send_headers(sid, [(b":status", b"503")], end_stream=True)
+        elif name == "not_grpc":
+            conn.send_headers(sid, [(b":status", b"200"), (b"content-type", b"text/html")])
+            conn.send_data(sid, b"<html>", end_stream=True)
+        elif name == "bad_status_details_bin":
+            conn.send_headers(
+                sid,
+                [*OK_HEADERS, (b"grpc-status", b"5"), (b"grpc-status-details-bin", b"!!!")],
+                end_stream=True,
+            )
+        elif name == "two_messages":
+            conn.send_headers(sid, OK_HEADERS)
+            conn.send_data(sid, frame(b"a") + frame(b"b"))
+            conn.send_headers(sid, [(b"grpc-status", b"0")], end_stream=True)
+        elif name == "rst_refused":
+            conn.reset_stream(sid, 7)
+
+    method = await bad_server(respond)
+    with pytest.raises(RpcError) as info:
+        await asyncio.wait_for(method(b"x"), WAIT)
+    assert info.value.code == code
