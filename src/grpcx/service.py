@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 __all__ = [
     "Cardinality",
@@ -95,19 +95,18 @@ def _method(
     request_type: type[MessageType] | Callable[[bytes], Any],
     response_type: type[MessageType] | Callable[[Any], bytes],
 ) -> MethodHandler:
-    # Message classes bring their own codecs; plain callables are used as they are, so
-    # a method can carry raw bytes or another serialization. (getattr: isinstance()
-    # narrows to plain ``type``, which loses the MessageType protocol for mypy.)
-    if isinstance(request_type, type):
-        deserializer: Callable[[bytes], Any] = getattr(request_type, "FromString")  # noqa: B009
-        req_type: type | None = request_type
-    else:
-        deserializer, req_type = request_type, None
-    if isinstance(response_type, type):
-        serializer: Callable[[Any], bytes] = getattr(response_type, "SerializeToString")  # noqa: B009
-        resp_type: type | None = response_type
-    else:
-        serializer, resp_type = response_type, None
+    # Message classes bring their own codecs; plain callables (``bytes`` too) are used as
+    # they are, so a method can carry raw bytes or another serialization.
+    from_string = getattr(request_type, "FromString", None)
+    to_string = getattr(response_type, "SerializeToString", None)
+    is_request_message = isinstance(request_type, type) and from_string is not None
+    is_response_message = isinstance(response_type, type) and to_string is not None
+    deserializer = cast(
+        "Callable[[bytes], Any]", from_string if is_request_message else request_type
+    )
+    serializer = cast("Callable[[Any], bytes]", to_string if is_response_message else response_type)
+    req_type = cast("type", request_type) if is_request_message else None
+    resp_type = cast("type", response_type) if is_response_message else None
     return MethodHandler(name, cardinality, handler, deserializer, serializer, req_type, resp_type)
 
 

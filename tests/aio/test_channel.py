@@ -501,3 +501,22 @@ async def test_context_set_compression_and_disable_next(serve, raw_client, handl
         data = data[5 + length :]
     assert flags == [1, 0, 1]
     assert response.grpc_status == 0
+
+
+async def test_set_compression_then_send_initial_metadata(serve, raw_client, handlers, frame):
+    """Headers sent early by send_initial_metadata() still carry the chosen encoding."""
+
+    async def handler(request: bytes, context: ServicerContext) -> bytes:
+        context.set_compression("gzip")
+        context.send_initial_metadata([("x-early", "yes")])
+        return b"z" * 1000
+
+    _, port = await serve(handlers.unary("M", handler))
+    client = await raw_client(port)
+    sid = client.request("M", port=port, extra=[(b"grpc-accept-encoding", b"gzip")])
+    client.send(sid, frame(b""), end_stream=True)
+    response = await client.response(sid)
+    assert response.headers[b"grpc-encoding"] == b"gzip"
+    assert response.headers[b"x-early"] == b"yes"
+    assert response.data[0] == 1  # the message went out compressed
+    assert response.grpc_status == 0

@@ -596,3 +596,22 @@ async def test_server_context_manager(methods, make_probe, connect, handlers):
 
 def test_metadata_type_reexported() -> None:
     assert Metadata([("a", "b")]).get("a") == "b"
+
+
+async def test_abort_keeps_trailing_metadata_set_before(serve, connect, handlers):
+    async def handler(request: bytes, context: ServicerContext) -> bytes:
+        context.set_trailing_metadata([("x-t", "1")])
+        context.abort(StatusCode.INTERNAL, "boom")
+
+    async def explicit(request: bytes, context: ServicerContext) -> bytes:
+        context.set_trailing_metadata([("x-t", "1")])
+        context.abort(StatusCode.INTERNAL, "boom", trailing_metadata=[("x-t", "2")])
+
+    _, port = await serve(handlers.unary("M", handler), handlers.unary("E", explicit))
+    channel = connect(f"127.0.0.1:{port}")
+    with pytest.raises(RpcError) as info:
+        await asyncio.wait_for(channel.unary_unary(handlers.path("M"))(b""), WAIT)
+    assert info.value.trailing_metadata.get("x-t") == "1"
+    with pytest.raises(RpcError) as info:
+        await asyncio.wait_for(channel.unary_unary(handlers.path("E"))(b""), WAIT)
+    assert info.value.trailing_metadata.get_all("x-t") == ["2"]

@@ -324,6 +324,8 @@ class _ServerCall:
 
     def send_headers(self, metadata: Metadata | None = None) -> None:
         self.headers_sent = True
+        # The headers name the response encoding, so it is chosen now, however they go out.
+        self.choose_response_codec()
         codec = self.response_codec
         if metadata is None and codec is None:
             headers = _RESPONSE_HEADERS
@@ -360,7 +362,6 @@ class _ServerCall:
 
     def send_message(self, response: Any) -> None:
         if not self.headers_sent:
-            self.choose_response_codec()
             self.send_headers()
         self.connection.h2.send_data(self.stream_id, self.encode_response(response))
 
@@ -413,7 +414,12 @@ class _ServerCall:
 
     def finish_with_exception(self, exc: BaseException) -> None:
         if isinstance(exc, _Abort):
-            self.finish(exc.code, exc.details, exc.status_details, exc.trailing_metadata)
+            # Metadata given to abort() wins; otherwise what set_trailing_metadata() set
+            # still goes out, as in grpcio.
+            metadata = exc.trailing_metadata
+            if metadata is None:
+                metadata = self.context._trailing_metadata
+            self.finish(exc.code, exc.details, exc.status_details, metadata)
         elif isinstance(exc, ProtocolStatusError):
             self.finish(exc.code, exc.message)
         elif isinstance(exc, asyncio.CancelledError):

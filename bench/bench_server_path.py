@@ -1,0 +1,152 @@
+"""The server's per-call path without sockets: unary calls/s through grpcx.aio's server.
+
+A client H2Connection prepares the bytes of N unary requests (the header block a grpc
+C-core client sends, a 100-byte message, END_STREAM); the server's protocol object gets
+them in 16 KiB reads, as from a socket, and its writes go to a counting transport. What
+is measured is everything between ``data_received`` and ``transport.write``: HTTP/2
+parsing, HPACK, gRPC header parsing, the handler call, the response and its encoding.
+The client side of the exchange (decoding the responses) is not measured.
+
+Run: ``python bench/bench_server_path.py [--quick] [--profile]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import pstats
+import sys
+import time
+from typing import Any
+
+import grpcx
+from grpcx.aio.server import Server, _ServerConnection
+from grpcx.http2.connection import H2Connection
+from grpcx.http2.events import DataReceived, TrailersReceived
+from grpcx.http2.settings import H2Config
+from grpcx.protocol.messages import encode_message
+
+PATH = b"/bench.Echo/Unary"
+
+
+def request_headers(timeout: bytes) -> list[tuple[bytes, bytes]]:
+    return [
+        (b":method", b"POST"),
+        (b":scheme", b"http"),
+        (b":path", PATH),
+        (b":authority", b"127.0.0.1:50051"),
+        (b"grpc-timeout", timeout),
+        (b"te", b"trailers"),
+        (b"content-type", b"application/grpc"),
+        (b"user-agent", b"grpc-python/1.85.3 grpc-c/51.0.0 (linux; chttp2)"),
+        (b"grpc-accept-encoding", b"identity, deflate, gzip"),
+    ]
+
+
+class CountingTransport(asyncio.Transport):
+    """Collects what the server writes; the client reads it back to count calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunks: list[bytes] = []
+        self.writes = 0
+
+    def write(self, data: Any) -> None:
+        self.writes += 1
+        self.chunks.append(bytes(data))
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 1) if name == "peername" else default
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def build_requests(client: H2Connection, calls: int) -> list[bytes]:
+    message = encode_message(b"m" * 100)
+    for i in range(calls):
+        stream_id = client.get_next_stream_id()
+        client.send_headers(stream_id, request_headers(b"%dm" % (1000 + i % 997)))
+        client.send_data(stream_id, message, end_stream=True)
+    wire = client.data_to_send()
+    return [wire[i : i + 16384] for i in range(0, len(wire), 16384)]
+
+
+async def echo(request: bytes, context: Any) -> bytes:
+    return request
+
+
+async def run(calls: int, repeats: int, profile: bool) -> float:
+    loop = asyncio.get_running_loop()
+    # Every request is built before the clock starts, so the client holds them all open:
+    # the server allows that many streams (a setting; the per-call path is unchanged).
+    server = Server(h2_config=H2Config(max_concurrent_streams=calls))
+    server.add_service(
+        grpcx.ServiceDefinition("bench.Echo", [grpcx.unary_unary("Unary", echo, bytes, bytes)])
+    )
+    server._loop = loop
+    best = 0.0
+    profiler = cProfile.Profile() if profile else None
+    for _ in range(repeats):
+        client = H2Connection(client_side=True)
+        client.initiate(0.0)
+        transport = CountingTransport()
+        protocol = _ServerConnection(server)
+        protocol.connection_made(transport)
+        preamble = client.data_to_send()
+        protocol.data_received(preamble)
+        client.receive_data(b"".join(transport.chunks), 0.0)
+        transport.chunks.clear()
+        protocol.data_received(client.data_to_send())  # the client's SETTINGS ACK
+        batches = [build_requests(client, 100) for _ in range(calls // 100)]
+        transport.chunks.clear()
+        if profiler is not None:
+            profiler.enable()
+        start = time.perf_counter()
+        for batch in batches:
+            # From loop callbacks, as a real transport calls it (not from inside a Task).
+            for chunk in batch:
+                loop.call_soon(protocol.data_received, chunk)
+            await asyncio.sleep(0)
+        for _ in range(3):  # the last flushes and any handler Tasks
+            await asyncio.sleep(0)
+        elapsed = time.perf_counter() - start
+        if profiler is not None:
+            profiler.disable()
+        done = 0
+        for event in client.receive_data(b"".join(transport.chunks), 0.0):
+            if isinstance(event, TrailersReceived):
+                done += 1
+            elif isinstance(event, DataReceived):
+                client.acknowledge_received_data(event.stream_id, event.flow_controlled_length)
+        assert done == calls, (
+            f"only {done} of {calls} calls completed; {len(protocol.calls)} open, "
+            f"writes {transport.writes}"
+        )
+        best = max(best, calls / elapsed)
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    return best
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    profile = "--profile" in sys.argv
+    calls = 2000 if quick else 10000
+    rate = asyncio.run(run(calls, 3 if quick else 7, profile))
+    print("| benchmark | grpcx calls/s |")
+    print("| --- | ---: |")
+    print(f"| server path, unary 100-byte echo, {calls} calls | {rate:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
