@@ -71,6 +71,8 @@ _TRAILERS_OK = build_trailers(StatusCode.OK)
 # Streamed requests: how many received bytes may wait for the handler before we stop
 # acknowledging them to flow control (the client then stops sending).
 _REQUEST_BUFFER = 256 << 10
+# Parsed request heads kept per connection (see _ServerConnection._on_request).
+_HEAD_CACHE_SIZE = 64
 # Streamed responses: the handler waits once this much is queued behind flow control.
 _RESPONSE_BUFFER = 256 << 10
 
@@ -118,8 +120,9 @@ class ServicerContext:
         return self._call.head.path
 
     def invocation_metadata(self) -> Metadata:
-        """The request's custom metadata."""
-        return self._call.head.metadata
+        """The request's custom metadata (a copy: changing it changes nothing else)."""
+        # Heads are shared between calls with the same header block (the head cache).
+        return self._call.head.metadata.copy()
 
     def peer(self) -> str:
         """The client's address: ``ipv4:host:port``, ``ipv6:[host]:port`` or ``unix:path``."""
@@ -365,6 +368,45 @@ class _ServerCall:
             self.send_headers()
         self.connection.h2.send_data(self.stream_id, self.encode_response(response))
 
+    def respond(self, response: Any) -> None:
+        """End a unary call: its one message and an OK status, sent together.
+
+        Raises (having sent nothing) if the message cannot be encoded or the trailing
+        metadata is invalid; the caller then ends the call with that error.
+        """
+        if self.finished:
+            return
+        if not self.headers_sent:
+            self.choose_response_codec()
+        payload = self.encode_response(response)
+        context = self.context
+        details = context._details
+        metadata = context._trailing_metadata
+        if not details and metadata is None:
+            trailers = _TRAILERS_OK
+        else:
+            trailers = build_trailers(StatusCode.OK, details, metadata=metadata)
+        headers = None
+        if not self.headers_sent:
+            self.headers_sent = True
+            codec = self.response_codec
+            if codec is None:
+                headers = _RESPONSE_HEADERS
+            else:
+                headers = build_response_headers(
+                    encoding=codec.name, accept_encoding=_ACCEPT_ENCODING
+                )
+        self.finished = True
+        h2 = self.connection.h2
+        try:
+            h2.send_response(self.stream_id, headers, payload, trailers)
+            if not self.request_ended:
+                # RFC 9113 §8.1: the response is complete; tell the client to stop sending.
+                h2.reset_stream(self.stream_id, ErrorCode.NO_ERROR)
+        except LocalProtocolError:
+            pass  # the stream or connection is already gone
+        self.release()
+
     def finish(
         self,
         code: StatusCode,
@@ -499,6 +541,7 @@ class _ServerConnection(asyncio.Protocol):
         # rest get one at its end (a client that never finishes its request must not
         # hold the call past its deadline).
         self._incomplete: list[_ServerCall] = []
+        self._heads: dict[tuple[tuple[bytes, bytes], ...], RequestHead] = {}
 
     # ------------------------------------------------------------------ transport
 
@@ -616,8 +659,16 @@ class _ServerConnection(asyncio.Protocol):
         self, stream_id: int, headers: list[tuple[bytes, bytes]], end_stream: bool
     ) -> None:
         h2 = self.h2
+        # A client sends the same header block call after call (HPACK even hands back the
+        # same field tuples), so parsed heads are cached per connection by the whole list.
+        # Per-call values (grpc-timeout) make the key unique: such heads are not stored.
+        key = tuple(headers)
+        head = self._heads.get(key)
         try:
-            head = parse_request_headers(headers)
+            if head is None:
+                head = parse_request_headers(headers)
+                if head.timeout is None and len(self._heads) < _HEAD_CACHE_SIZE:
+                    self._heads[key] = head
         except RequestHeadersError as exc:
             h2.send_headers(
                 stream_id,
@@ -752,11 +803,9 @@ class _ServerConnection(asyncio.Protocol):
             call.finish_ok()
             return
         try:
-            call.send_message(response)
+            call.respond(response)
         except BaseException as exc:
             call.finish_with_exception(exc)
-            return
-        call.finish_ok()
 
     def _unary_done(self, call: _ServerCall, task: asyncio.Task[Any]) -> None:
         if task.cancelled():

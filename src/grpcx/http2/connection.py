@@ -78,9 +78,7 @@ from grpcx.http2.frames import (
     SETTINGS_ENABLE_PUSH,
     SETTINGS_HEADER_TABLE_SIZE,
     SETTINGS_INITIAL_WINDOW_SIZE,
-    SETTINGS_MAX_CONCURRENT_STREAMS,
     SETTINGS_MAX_FRAME_SIZE,
-    SETTINGS_MAX_HEADER_LIST_SIZE,
     FrameReader,
     build_continuation,
     build_goaway,
@@ -534,7 +532,12 @@ class H2Connection:
         local = self.local_settings
         self._reader.max_frame_size = local.permissive(SETTINGS_MAX_FRAME_SIZE)
         self._decoder.max_table_size = local.permissive(SETTINGS_HEADER_TABLE_SIZE)
-        self._decoder.max_header_list_size = local.permissive(SETTINGS_MAX_HEADER_LIST_SIZE)
+        # Limits on the peer's requests are enforced as advertised at once, not only once
+        # ACKed: until then the RFC value is "unlimited", and a peer that delays its ACK
+        # could open any number of streams or make us decode any header list. Going over
+        # either costs the peer one stream (REFUSED_STREAM or a reset), never the
+        # connection, which is what nghttp2 and Go's http2 do as well.
+        self._decoder.max_header_list_size = local.latest.max_header_list_size
         initial = local.permissive(SETTINGS_INITIAL_WINDOW_SIZE)
         delta = initial - self._recv_initial
         if delta:
@@ -736,7 +739,7 @@ class H2Connection:
                 return  # RFC 9113 §6.8: streams after our GOAWAY are ignored
             if error is not None:
                 raise error
-            if self._peer_active >= self.local_settings.permissive(SETTINGS_MAX_CONCURRENT_STREAMS):
+            if self._peer_active >= self.local_settings.latest.max_concurrent_streams:
                 raise H2StreamError(
                     stream_id, ErrorCode.REFUSED_STREAM, "too many concurrent streams"
                 )
@@ -997,6 +1000,57 @@ class H2Connection:
         if state is _CLOSED:
             self._maybe_close(stream)
 
+    def send_response(
+        self,
+        stream_id: int,
+        headers: Iterable[tuple[bytes, bytes]] | None,
+        data: bytes,
+        trailers: Iterable[tuple[bytes, bytes]],
+    ) -> None:
+        """Send the rest of a response at once: ``headers`` (None if already sent), one
+        ``data`` payload (may be empty) and ``trailers``, which end the stream.
+
+        The same as ``send_headers`` + ``send_data`` + ``send_trailers``, and it falls back
+        to exactly that unless everything fits the windows and one DATA frame; then it walks
+        the stream state once and appends the frames together. This is a unary gRPC
+        response, the hottest send on a server.
+        """
+        stream = self._streams.get(stream_id)
+        size = len(data)
+        if (
+            stream is None
+            or self._terminated
+            or stream.out_bytes
+            or size > stream.send_window
+            or size > self._send_window
+            or size > self.remote_settings.max_frame_size
+        ):
+            if headers is not None:
+                self.send_headers(stream_id, headers)
+            if size:
+                self.send_data(stream_id, data)
+            self.send_headers(stream_id, trailers, end_stream=True)
+            return
+        state = stream.state
+        if headers is not None:
+            state = next_state(state, _SEND_HEADERS, stream_id)
+        if size:
+            state = next_state(state, _SEND_DATA, stream_id)
+        state = next_state(next_state(state, _SEND_HEADERS, stream_id), _SEND_END_STREAM, stream_id)
+        encode = self._encoder.encode
+        if headers is not None:
+            self._write_block(stream_id, encode(headers), False)
+        if size:
+            stream.send_window -= size
+            self._send_window -= size
+            self._out.append(_FRAME_HEADER.pack(size >> 8, size & 0xFF, DATA, 0, stream_id))
+            self._out.append(data)
+            self._out_size += size + 9
+        stream.state = state
+        self._write_block(stream_id, encode(trailers), True)
+        if state is _CLOSED:
+            self._maybe_close(stream)
+
     def send_trailers(self, stream_id: int, headers: Iterable[tuple[bytes, bytes]]) -> None:
         """Send trailers, ending our side of the stream."""
         self.send_headers(stream_id, headers, end_stream=True)
@@ -1004,7 +1058,10 @@ class H2Connection:
     def _write_headers(
         self, stream_id: int, headers: Iterable[tuple[bytes, bytes]], end_stream: bool
     ) -> None:
-        block = self._encoder.encode(headers)
+        self._write_block(stream_id, self._encoder.encode(headers), end_stream)
+
+    def _write_block(self, stream_id: int, block: bytes, end_stream: bool) -> None:
+        """Frame an encoded header block: HEADERS, then CONTINUATIONs if it is large."""
         max_frame = self.remote_settings.max_frame_size
         if len(block) <= max_frame:
             self._write(build_headers(stream_id, block, end_stream=end_stream))
