@@ -184,19 +184,40 @@ def _check_field(name: bytes, value: bytes, stream_id: int) -> None:
         raise _malformed(stream_id, f"invalid value for {name!r}")
 
 
+# Regular fields that passed _check_field. A peer repeats the same fields call after call
+# (HPACK even returns the same tuple objects), so a set lookup replaces the checks. Bounded:
+# per-call values would otherwise grow it, so it is emptied when full.
+_VALID_FIELDS: set[tuple[bytes, bytes]] = set()
+_VALID_FIELDS_MAX = 4096
+
+
+def _check_fields(headers: Headers, stream_id: int) -> None:
+    """_check_field for each regular (non-pseudo) field, skipping known-good ones."""
+    valid = _VALID_FIELDS
+    for field in headers:
+        if field not in valid:
+            _check_field(field[0], field[1], stream_id)
+            if len(valid) >= _VALID_FIELDS_MAX:
+                valid.clear()
+            valid.add(field)
+
+
 def _validate_request(headers: Headers, stream_id: int) -> None:
     pseudo: dict[bytes, bytes] = {}
-    regular = False
-    for name, value in headers:
-        if name[:1] == b":":
-            if regular:
+    end = len(headers)
+    for index, (name, value) in enumerate(headers):
+        if name[:1] != b":":
+            end = index
+            break
+        if name not in _REQUEST_PSEUDO or name in pseudo:
+            raise _malformed(stream_id, f"unknown or repeated pseudo-header {name!r}")
+        pseudo[name] = value
+    if end < len(headers):
+        regular = headers[end:]
+        for name, _ in regular:
+            if name[:1] == b":":
                 raise _malformed(stream_id, "pseudo-header after regular field")
-            if name not in _REQUEST_PSEUDO or name in pseudo:
-                raise _malformed(stream_id, f"unknown or repeated pseudo-header {name!r}")
-            pseudo[name] = value
-        else:
-            regular = True
-            _check_field(name, value, stream_id)
+        _check_fields(regular, stream_id)
     method = pseudo.get(b":method")
     if method is None:
         raise _malformed(stream_id, "missing :method")
@@ -224,17 +245,18 @@ def _validate_response(headers: Headers, stream_id: int) -> int:
             status = int(value)
         else:
             regular = True
-            _check_field(name, value, stream_id)
+            if (name, value) not in _VALID_FIELDS:
+                _check_field(name, value, stream_id)
     if status < 0:
         raise _malformed(stream_id, "missing :status")
     return status
 
 
 def _validate_trailers(headers: Headers, stream_id: int) -> None:
-    for name, value in headers:
+    for name, _ in headers:
         if name[:1] == b":":
             raise _malformed(stream_id, "pseudo-header in trailers")
-        _check_field(name, value, stream_id)
+    _check_fields(headers, stream_id)
 
 
 # ------------------------------------------------------------------ helpers
