@@ -14,6 +14,7 @@ from grpcx.aio.channel import (
     UnaryUnaryMethod,
 )
 from grpcx.aio.server import Server, ServicerContext
+from grpcx.aio.workers import WorkerGroup, new_event_loop, run
 
 __all__ = [
     "EOF",
@@ -29,4 +30,7 @@ __all__ = [
     "UnaryStreamMethod",
     "UnaryUnaryCall",
     "UnaryUnaryMethod",
+    "WorkerGroup",
+    "new_event_loop",
+    "run",
 ]

@@ -13,6 +13,7 @@ import asyncio
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 from grpcx.http2.connection import H2Connection
 from grpcx.http2.events import (
@@ -44,7 +45,8 @@ class HTTP2DemoServerProtocol(asyncio.Protocol):
         self._requests: dict[int, _Request] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports are not asyncio.Transport subclasses: a cast, not a check.
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         self._conn.initiate(time.monotonic())
         transport.write(self._conn.data_to_send())
@@ -128,7 +130,8 @@ class _HTTP2DemoClientProtocol(asyncio.Protocol):
         self.closed: asyncio.Future[None] = loop.create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports are not asyncio.Transport subclasses: a cast, not a check.
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         self._conn.initiate(time.monotonic())
         self._flush()

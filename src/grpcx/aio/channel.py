@@ -16,7 +16,7 @@ import socket
 import ssl as _ssl
 from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from grpcx.http2.connection import H2Connection, LocalProtocolError
 from grpcx.http2.errors import ErrorCode
@@ -159,7 +159,8 @@ class _ClientConnection(asyncio.Protocol):
         return not self.closed and not self.draining and not self.h2.terminated
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports are not asyncio.Transport subclasses: a cast, not a check.
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):

@@ -24,7 +24,7 @@ import socket
 import ssl as _ssl
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from google.rpc.status_pb2 import Status
 
@@ -546,7 +546,8 @@ class _ServerConnection(asyncio.Protocol):
     # ------------------------------------------------------------------ transport
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports are not asyncio.Transport subclasses: a cast, not a check.
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         self.peer = _format_peer(transport)
         sock = transport.get_extra_info("socket")
@@ -938,11 +939,15 @@ class Server:
         self._services[service.name] = service
         self._methods.update(service.paths())
 
-    async def add_port(self, address: str, *, ssl: _ssl.SSLContext | None = None) -> int:
+    async def add_port(
+        self, address: str, *, ssl: _ssl.SSLContext | None = None, reuse_port: bool = False
+    ) -> int:
         """Listen on ``host:port`` (``[::1]:0``; port 0 picks one) or ``unix:path``.
 
         Returns the bound port (0 for a Unix socket). With ``ssl``, ALPN ``h2`` is set
-        on the context. Listening starts at once if the server is running.
+        on the context. ``reuse_port`` sets SO_REUSEPORT, so several processes can listen
+        on one port and the kernel spreads connections across them (see
+        :mod:`grpcx.aio.workers`). Listening starts at once if the server is running.
         """
         host, port = _parse_address(address)
         if ssl is not None:
@@ -964,6 +969,7 @@ class Server:
                 port,
                 ssl=ssl,
                 reuse_address=True,
+                reuse_port=reuse_port or None,
                 start_serving=self._started,
             )
             bound = listener.sockets[0].getsockname()[1]
