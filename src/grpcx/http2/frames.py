@@ -10,11 +10,11 @@ connection calls the one parser it needs. ``decode_frame`` builds a descriptive
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from struct import Struct
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from grpcx.http2.errors import ErrorCode, FrameTooLargeError, H2ConnectionError, H2StreamError
 
@@ -320,28 +320,39 @@ class FrameReader:
         """Every complete frame buffered, as ``read_frame`` tuples, in one pass.
 
         The batch form is the hot path: one call per ``data_received`` instead of one
-        method call and buffer update per frame.
+        method call and buffer update per frame. Each frame costs one small struct read of
+        its header (the key into ``_FRAME_UNPACKERS``), one dict lookup and one C call
+        that builds the whole ``(type, flags, stream_id, payload)`` tuple.
         """
+        limit = self.max_frame_size
+        if limit < _MAX_UNPACKED_LENGTH:
+            # Cached unpackers may be for frames above this limit: check each frame.
+            return list(iter(self.read_frame, None))
         buf = self._buf
         pos = self._pos
         size = len(buf)
-        limit = self.max_frame_size
-        unpack = _HEADER.unpack_from
+        last = size - FRAME_HEADER_SIZE
+        read_key = _FRAME_KEY.unpack_from
+        unpackers = _FRAME_UNPACKERS
+        get = unpackers.get
         out: list[tuple[int, int, int, bytes]] = []
         append = out.append
-        while size - pos >= FRAME_HEADER_SIZE:
-            length_type, flags, stream_id = unpack(buf, pos)
-            length = length_type >> 8
-            if length > limit:
-                # Keep the frames before the bad one consumed; the error ends the
-                # connection anyway, so no partial state is reused.
-                self._pos = pos
-                raise FrameTooLargeError(f"frame of {length} bytes exceeds {limit}")
-            start = pos + FRAME_HEADER_SIZE
-            end = start + length
+        while pos <= last:
+            key = read_key(buf, pos)
+            entry = get(key)
+            if entry is None:
+                length = key[0] >> 8
+                if length > limit:
+                    # Keep the frames before the bad one consumed; the error ends the
+                    # connection anyway, so no partial state is reused.
+                    self._pos = pos
+                    raise FrameTooLargeError(f"frame of {length} bytes exceeds {limit}")
+                entry = _frame_unpacker(key)
+            unpack, frame_size = entry
+            end = pos + frame_size
             if end > size:
                 break
-            append((length_type & 0xFF, flags, stream_id & MAX_STREAM_ID, buf[start:end]))
+            append(unpack(buf, pos))
             pos = end
         if pos == size:
             self._buf = b""
@@ -349,6 +360,47 @@ class FrameReader:
         else:
             self._pos = pos
         return out
+
+
+# read_frames' per-frame machinery. A frame header read as (length << 8 | type, first
+# byte of the stream id) keys a struct that unpacks the whole frame, payload included, in
+# one C call, with the frame's total size. Headers whose stream id has the reserved bit set
+# get an unpacker that clears it (RFC 9113 §4.1). Only frames up to _MAX_UNPACKED_LENGTH
+# bytes are cached (for larger ones the payload copy dominates anyway), and the cache is
+# emptied when full, so a peer cycling through headers costs time, never memory.
+_FRAME_KEY = Struct(">LxB")
+_MAX_UNPACKED_LENGTH = 1024
+_MAX_FRAME_UNPACKERS = 4096
+_FrameUnpacker = Callable[[bytes, int], tuple[int, int, int, bytes]]
+_FRAME_UNPACKERS: dict[tuple[int, int], tuple[_FrameUnpacker, int]] = {}
+
+
+def _frame_unpacker(key: tuple[int, int]) -> tuple[_FrameUnpacker, int]:
+    """The unpacker and total size for frames whose header reads as ``key``."""
+    length = key[0] >> 8
+    entry: tuple[_FrameUnpacker, int]
+    if length > _MAX_UNPACKED_LENGTH or key[1] & 0x80:
+
+        def sliced(buf: bytes, pos: int) -> tuple[int, int, int, bytes]:
+            length_type, flags, stream_id = _HEADER.unpack_from(buf, pos)
+            start = pos + FRAME_HEADER_SIZE
+            return (
+                length_type & 0xFF,
+                flags,
+                stream_id & MAX_STREAM_ID,
+                buf[start : start + length],
+            )
+
+        entry = (sliced, FRAME_HEADER_SIZE + length)
+        if length > _MAX_UNPACKED_LENGTH:
+            return entry  # not cached
+    else:
+        unpack = cast(_FrameUnpacker, Struct(f">xxxBBL{length}s").unpack_from)
+        entry = (unpack, FRAME_HEADER_SIZE + length)
+    if len(_FRAME_UNPACKERS) >= _MAX_FRAME_UNPACKERS:
+        _FRAME_UNPACKERS.clear()
+    _FRAME_UNPACKERS[key] = entry
+    return entry
 
 
 # --------------------------------------------------------------------------- parsing
