@@ -588,11 +588,12 @@ class H2Connection:
             reader = self._reader
             reader.feed(data)
             handlers = self._handlers
-            while True:
-                frame = reader.read_frame()
-                if frame is None:
+            # All complete frames in one pass (FrameReader.read_frames). A frame too large
+            # for our limit ends the connection before the batch is handled; any frames
+            # before it are dropped with it, which the GOAWAY's last-stream-id reflects.
+            for frame_type, flags, stream_id, payload in reader.read_frames():
+                if self._terminated:
                     break
-                frame_type, flags, stream_id, payload = frame
                 if self._hb_stream:
                     # RFC 9113 §6.10: nothing may interleave with a header block.
                     if frame_type != 9 or stream_id != self._hb_stream:
