@@ -73,6 +73,7 @@ from grpcx.http2.frames import (
     FLAG_END_HEADERS,
     FLAG_END_STREAM,
     FLAG_PADDED,
+    HEADERS,
     MAX_WINDOW_SIZE,
     SETTINGS,
     SETTINGS_ENABLE_PUSH,
@@ -121,6 +122,7 @@ Headers = list[tuple[bytes, bytes]]
 _MAX_STREAM_ID = 2**31 - 1
 _FRAME_HEADER = Struct(">HBBBL")  # 24-bit length as 16 + 8 bits, type, flags, stream id
 _DATA_END = FLAG_END_STREAM
+_HEADERS_END_STREAM = FLAG_END_HEADERS | FLAG_END_STREAM
 
 # Plain ints for the hot path.
 _IDLE = StreamState.IDLE
@@ -1086,8 +1088,14 @@ class H2Connection:
     def _write_block(self, stream_id: int, block: bytes, end_stream: bool) -> None:
         """Frame an encoded header block: HEADERS, then CONTINUATIONs if it is large."""
         max_frame = self.remote_settings.max_frame_size
-        if len(block) <= max_frame:
-            self._write(build_headers(stream_id, block, end_stream=end_stream))
+        size = len(block)
+        if size <= max_frame:
+            # The common case, framed inline: the 9-byte header, then the block as it is.
+            flags = _HEADERS_END_STREAM if end_stream else FLAG_END_HEADERS
+            out = self._out
+            out.append(_FRAME_HEADER.pack(size >> 8, size & 0xFF, HEADERS, flags, stream_id))
+            out.append(block)
+            self._out_size += size + 9
             return
         self._write(
             build_headers(stream_id, block[:max_frame], end_stream=end_stream, end_headers=False)
