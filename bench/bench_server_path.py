@@ -8,7 +8,9 @@ parsing, HPACK, gRPC header parsing, the handler call, the response and its enco
 The client side of the exchange (decoding the responses) is not measured.
 
 The clock is this process's CPU time, so other work on a shared machine skews it less.
-Run: ``python bench/bench_server_path.py [--quick] [--profile]``.
+Requests come in two shapes: without ``grpc-timeout`` (as h2load and many clients send
+them: the header block repeats exactly) and with a per-call ``grpc-timeout``.
+Run: ``python bench/bench_server_path.py [--quick] [--profile [--deadlines]]``.
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ from grpcx.protocol.messages import encode_message
 PATH = b"/bench.Echo/Unary"
 
 
-def request_headers(timeout: bytes) -> list[tuple[bytes, bytes]]:
+def request_headers(timeout: bytes | None) -> list[tuple[bytes, bytes]]:
+    deadline = [(b"grpc-timeout", timeout)] if timeout is not None else []
     return [
         (b":method", b"POST"),
         (b":scheme", b"http"),
         (b":path", PATH),
         (b":authority", b"127.0.0.1:50051"),
-        (b"grpc-timeout", timeout),
+        *deadline,
         (b"te", b"trailers"),
         (b"content-type", b"application/grpc"),
         (b"user-agent", b"grpc-python/1.85.3 grpc-c/51.0.0 (linux; chttp2)"),
@@ -72,11 +75,12 @@ class CountingTransport(asyncio.Transport):
         pass
 
 
-def build_requests(client: H2Connection, calls: int) -> list[bytes]:
+def build_requests(client: H2Connection, calls: int, deadlines: bool) -> list[bytes]:
     message = encode_message(b"m" * 100)
     for i in range(calls):
         stream_id = client.get_next_stream_id()
-        client.send_headers(stream_id, request_headers(b"%dm" % (1000 + i % 997)))
+        timeout = b"%dm" % (1000 + i % 997) if deadlines else None
+        client.send_headers(stream_id, request_headers(timeout))
         client.send_data(stream_id, message, end_stream=True)
     wire = client.data_to_send()
     return [wire[i : i + 16384] for i in range(0, len(wire), 16384)]
@@ -86,7 +90,7 @@ async def echo(request: bytes, context: Any) -> bytes:
     return request
 
 
-async def run(calls: int, repeats: int, profile: bool) -> float:
+async def run(calls: int, repeats: int, profile: bool, deadlines: bool) -> float:
     loop = asyncio.get_running_loop()
     # Every request is built before the clock starts, so the client holds them all open:
     # the server allows that many streams (a setting; the per-call path is unchanged).
@@ -108,7 +112,7 @@ async def run(calls: int, repeats: int, profile: bool) -> float:
         client.receive_data(b"".join(transport.chunks), 0.0)
         transport.chunks.clear()
         protocol.data_received(client.data_to_send())  # the client's SETTINGS ACK
-        batches = [build_requests(client, 100) for _ in range(calls // 100)]
+        batches = [build_requests(client, 100, deadlines) for _ in range(calls // 100)]
         transport.chunks.clear()
         if profiler is not None:
             profiler.enable()
@@ -143,10 +147,17 @@ def main() -> None:
     quick = "--quick" in sys.argv
     profile = "--profile" in sys.argv
     calls = 2000 if quick else 10000
-    rate = asyncio.run(run(calls, 3 if quick else 7, profile))
+    repeats = 3 if quick else 7
+    rows = []
+    for deadlines in (False, True):
+        if profile and deadlines != ("--deadlines" in sys.argv):
+            continue
+        rate = asyncio.run(run(calls, repeats, profile, deadlines))
+        shape = "with a per-call grpc-timeout" if deadlines else "without grpc-timeout"
+        rows.append(f"| server path, unary 100-byte echo, {shape} | {rate:,.0f} |")
     print("| benchmark | grpcx calls/s |")
     print("| --- | ---: |")
-    print(f"| server path, unary 100-byte echo, {calls} calls | {rate:,.0f} |")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":

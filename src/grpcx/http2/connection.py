@@ -191,6 +191,8 @@ def _check_field(name: bytes, value: bytes, stream_id: int) -> None:
 # per-call values would otherwise grow it, so it is emptied when full.
 _VALID_FIELDS: set[tuple[bytes, bytes]] = set()
 _VALID_FIELDS_MAX = 4096
+# Whole request header lists found valid, per connection (see _on_header_block).
+_VALID_REQUESTS_MAX = 64
 
 
 def _check_fields(headers: Headers, stream_id: int) -> None:
@@ -381,6 +383,7 @@ class H2Connection:
         self._hb_error: H2StreamError | None = None
 
         self._pings: dict[bytes, float] = {}
+        self._valid_requests: set[tuple[tuple[bytes, bytes], ...]] = set()
         self._goaway_sent_last: int | None = None
         self._goaway_received_last: int | None = None
 
@@ -769,7 +772,16 @@ class H2Connection:
                     stream_id, ErrorCode.REFUSED_STREAM, "too many concurrent streams"
                 )
             assert headers is not None
-            _validate_request(headers, stream_id)  # before the application hears of it
+            # Validate before the application hears of it. Clients repeat their header
+            # lists exactly, call after call, so whole lists already found valid are kept
+            # (bounded; a list with a per-call value simply misses).
+            key = tuple(headers)
+            valid = self._valid_requests
+            if key not in valid:
+                _validate_request(headers, stream_id)
+                if len(valid) >= _VALID_REQUESTS_MAX:
+                    valid.clear()
+                valid.add(key)
             stream = self._new_stream(stream_id, local=False)
             stream.state = next_state(_IDLE, _RECV_HEADERS, stream_id)
         else:
