@@ -348,3 +348,13 @@ async def test_client_against_bad_responses(bad_server, frame, name, code):
     with pytest.raises(RpcError) as info:
         await asyncio.wait_for(method(b"x"), WAIT)
     assert info.value.code == code
+
+
+@pytest.mark.parametrize("value", [b"", b"123456789S", b"10x", b"-5S", b"1.5S"])
+async def test_malformed_grpc_timeout_is_internal(target, frame, value):
+    client = await target.client()
+    sid = client.request("Echo", port=target.port, extra=[(b"grpc-timeout", value)])
+    client.send(sid, frame(b"x"), end_stream=True)
+    response = await client.response(sid)
+    assert response.grpc_status == StatusCode.INTERNAL
+    await target.still_serves()

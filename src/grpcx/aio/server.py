@@ -58,6 +58,7 @@ from grpcx.protocol.headers import (
     parse_request_headers,
 )
 from grpcx.protocol.messages import DEFAULT_MAX_MESSAGE_SIZE, MessageDeframer, encode_message
+from grpcx.protocol.timeout import decode_timeout
 from grpcx.service import Cardinality, MethodHandler, ServiceDefinition, SupportsServiceDefinition
 from grpcx.status import StatusCode, encode_status_details
 
@@ -663,13 +664,10 @@ class _ServerConnection(asyncio.Protocol):
         # A client sends the same header block call after call (HPACK even hands back the
         # same field tuples), so parsed heads are cached per connection by the whole list.
         # Per-call values (grpc-timeout) make the key unique: such heads are not stored.
-        key = tuple(headers)
-        head = self._heads.get(key)
+        head = self._heads.get(tuple(headers))
         try:
             if head is None:
-                head = parse_request_headers(headers)
-                if head.timeout is None and len(self._heads) < _HEAD_CACHE_SIZE:
-                    self._heads[key] = head
+                head = self._parse_head(headers)
         except RequestHeadersError as exc:
             h2.send_headers(
                 stream_id,
@@ -713,6 +711,29 @@ class _ServerConnection(asyncio.Protocol):
             self._incomplete.append(call)
         if end_stream:
             self._on_request_end(stream_id)
+
+    def _parse_head(self, headers: list[tuple[bytes, bytes]]) -> RequestHead:
+        """Parse a request head that missed the cache, and cache what can be reused.
+
+        A per-call ``grpc-timeout`` would make every list unique, so the head is cached
+        without it and the timeout decoded on its own.
+        """
+        heads = self._heads
+        deadline = None
+        for field in headers:
+            if field[0] == b"grpc-timeout":
+                deadline = field
+                break
+        key = tuple(headers) if deadline is None else tuple(f for f in headers if f is not deadline)
+        head = heads.get(key)
+        if head is None:
+            head = parse_request_headers(key)
+            if len(heads) >= _HEAD_CACHE_SIZE:
+                heads.clear()
+            heads[key] = head
+        if deadline is not None:
+            head = head._replace(timeout=decode_timeout(deadline[1]))
+        return head
 
     def _refuse(self, stream_id: int, code: StatusCode, message: str, end_stream: bool) -> None:
         self.h2.send_headers(stream_id, build_trailers_only(code, message), end_stream=True)
