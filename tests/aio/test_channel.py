@@ -520,3 +520,24 @@ async def test_set_compression_then_send_initial_metadata(serve, raw_client, han
     assert response.headers[b"x-early"] == b"yes"
     assert response.data[0] == 1  # the message went out compressed
     assert response.grpc_status == 0
+
+
+async def test_metadata_handed_out_is_the_callers_own(serve, connect, handlers):
+    """Parsed heads and trailers are cached per connection: what a caller gets is a copy."""
+
+    async def handler(request: bytes, context: ServicerContext) -> bytes:
+        context.send_initial_metadata([("x-a", "1")])
+        context.set_trailing_metadata([("x-b", "2")])
+        return request
+
+    _, port = await serve(handlers.unary("M", handler))
+    method = connect(f"127.0.0.1:{port}").unary_unary(handlers.path("M"))
+    for _ in range(3):
+        call = method(b"x")
+        assert await asyncio.wait_for(call, WAIT) == b"x"
+        initial = await call.initial_metadata()
+        trailing = await call.trailing_metadata()
+        assert initial.get_all("x-a") == ["1"]
+        assert trailing.get_all("x-b") == ["2"]
+        initial.add("x-a", "mutated")
+        trailing.add("x-b", "mutated")

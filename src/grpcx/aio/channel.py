@@ -36,6 +36,7 @@ from grpcx.protocol.compression import Codec, accept_encoding_header, get_codec
 from grpcx.protocol.errors import ProtocolStatusError
 from grpcx.protocol.headers import (
     CallStatus,
+    ResponseHead,
     build_request_headers,
     parse_response_headers,
     parse_trailers,
@@ -64,6 +65,7 @@ ResponseT = TypeVar("ResponseT")
 _ACCEPT_ENCODING = accept_encoding_header()
 _RECEIVE_BUFFER = 256 << 10  # streamed responses waiting for the reader, before pushback
 _SEND_BUFFER = 256 << 10  # request bytes queued behind flow control before write() waits
+_PARSE_CACHE_SIZE = 64  # parsed response heads / statuses kept per connection
 
 # doc/connection-backoff.md
 _BACKOFF_INITIAL = 1.0
@@ -152,6 +154,9 @@ class _ClientConnection(asyncio.Protocol):
         self.error: str = ""
         self._flush_scheduled = False
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
+        # Parsed response heads and trailer statuses, by header list (see _CallState).
+        self.heads: dict[tuple[tuple[bytes, bytes], ...], ResponseHead] = {}
+        self.statuses: dict[tuple[tuple[bytes, bytes], ...], CallStatus] = {}
         self._write_waiters: list[asyncio.Future[None]] = []
 
     @property
@@ -345,11 +350,20 @@ class _CallState:
             self.initial_metadata = Metadata()
             self._set_status(parse_trailers(headers, trailers_only=True))
             return
-        try:
-            head = parse_response_headers(headers)
-        except ProtocolStatusError as exc:
-            self.fail(exc.code, exc.message)
-            return
+        # Servers send the same response headers call after call: parsed heads are cached
+        # per connection by the whole list (their metadata is copied when handed out).
+        heads = self.connection.heads
+        key = tuple(headers)
+        head = heads.get(key)
+        if head is None:
+            try:
+                head = parse_response_headers(headers)
+            except ProtocolStatusError as exc:
+                self.fail(exc.code, exc.message)
+                return
+            if len(heads) >= _PARSE_CACHE_SIZE:
+                heads.clear()
+            heads[key] = head
         self.headers_seen = True
         self.initial_metadata = head.metadata
         if head.encoding is not None and head.encoding != "identity":
@@ -401,7 +415,18 @@ class _CallState:
         except ProtocolStatusError as exc:
             self.fail(exc.code, exc.message)
             return
-        self._set_status(parse_trailers(trailers))
+        # Trailers repeat too (grpc-status: 0 above all); statuses carrying rich details
+        # are not cached, as their google.rpc.Status message is mutable.
+        statuses = self.connection.statuses
+        key = tuple(trailers)
+        status = statuses.get(key)
+        if status is None:
+            status = parse_trailers(trailers)
+            if status.status_details is None:
+                if len(statuses) >= _PARSE_CACHE_SIZE:
+                    statuses.clear()
+                statuses[key] = status
+        self._set_status(status)
 
     def on_reset(self, error_code: int) -> None:
         if self.done:
@@ -537,18 +562,26 @@ class Call(Generic[RequestT, ResponseT]):
                 timeout = self._deadline - channel._loop.time()
                 if timeout <= 0:
                     raise RpcError(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
-            try:
-                headers = build_request_headers(
-                    self._path,
-                    channel._authority,
-                    scheme=channel._scheme,
-                    timeout=timeout,
-                    encoding=self._codec.name if self._codec is not None else None,
-                    accept_encoding=_ACCEPT_ENCODING,
-                    metadata=self._metadata,
-                )
-            except MetadataError as exc:
-                raise RpcError(StatusCode.INTERNAL, f"invalid metadata: {exc}") from None
+            plain = timeout is None and self._metadata is None and self._codec is None
+            headers = channel._request_headers.get(self._path) if plain else None
+            if headers is None:
+                try:
+                    headers = tuple(
+                        build_request_headers(
+                            self._path,
+                            channel._authority,
+                            scheme=channel._scheme,
+                            timeout=timeout,
+                            encoding=self._codec.name if self._codec is not None else None,
+                            accept_encoding=_ACCEPT_ENCODING,
+                            metadata=self._metadata,
+                        )
+                    )
+                except MetadataError as exc:
+                    raise RpcError(StatusCode.INTERNAL, f"invalid metadata: {exc}") from None
+                if plain and len(channel._request_headers) < _PARSE_CACHE_SIZE * 4:
+                    # The same tuple every call: HPACK encodes it from its block cache.
+                    channel._request_headers[self._path] = headers
             h2 = connection.h2
             try:
                 stream_id = h2.get_next_stream_id()
@@ -665,14 +698,15 @@ class Call(Generic[RequestT, ResponseT]):
                 return Metadata()
         while state.initial_metadata is None and not state.done:
             await state.wait()
-        return state.initial_metadata or Metadata()
+        # A copy: parsed heads are shared between calls (the parse cache).
+        return state.initial_metadata.copy() if state.initial_metadata else Metadata()
 
     async def _ensure_started(self) -> None:
         """Overridden by calls that start lazily."""
 
     async def trailing_metadata(self) -> Metadata:
         """The server's trailing metadata, once the call ended."""
-        return (await self._wait_status()).trailing_metadata
+        return (await self._wait_status()).trailing_metadata.copy()
 
     async def code(self) -> StatusCode:
         """The call's status code, once it ended."""
@@ -685,9 +719,15 @@ class Call(Generic[RequestT, ResponseT]):
     def _raise_status(self, status: CallStatus) -> None:
         if status.code != StatusCode.OK:
             state = self._state
-            error = status.to_error()
+            error = RpcError(
+                status.code,
+                status.message,
+                status.trailing_metadata.copy(),
+                status.status_details,
+            )
+            initial = state.initial_metadata if state is not None else None
             error.initial_metadata = (  # type: ignore[attr-defined]
-                state.initial_metadata if state is not None else Metadata()
+                initial.copy() if initial else Metadata()
             )
             raise error
 
@@ -1030,6 +1070,8 @@ class Channel:
         self._connection: _ClientConnection | None = None
         self._connecting: asyncio.Future[_ClientConnection] | None = None
         self._draining: set[_ClientConnection] = set()
+        # Request headers of calls with no timeout, metadata or compression, by path.
+        self._request_headers: dict[bytes, tuple[tuple[bytes, bytes], ...]] = {}
         self._backoff = _BACKOFF_INITIAL
         self._next_attempt = 0.0
         self._closed = False

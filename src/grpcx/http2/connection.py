@@ -41,7 +41,7 @@ Driver contract
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from struct import Struct
 
 from grpcx.http2.errors import (
@@ -191,11 +191,12 @@ def _check_field(name: bytes, value: bytes, stream_id: int) -> None:
 # per-call values would otherwise grow it, so it is emptied when full.
 _VALID_FIELDS: set[tuple[bytes, bytes]] = set()
 _VALID_FIELDS_MAX = 4096
-# Whole request header lists found valid, per connection (see _on_header_block).
+# Whole request, response and trailer lists found valid, per connection (see
+# _on_header_block).
 _VALID_REQUESTS_MAX = 64
 
 
-def _check_fields(headers: Headers, stream_id: int) -> None:
+def _check_fields(headers: Sequence[tuple[bytes, bytes]], stream_id: int) -> None:
     """_check_field for each regular (non-pseudo) field, skipping known-good ones."""
     valid = _VALID_FIELDS
     for field in headers:
@@ -249,8 +250,7 @@ def _validate_response(headers: Headers, stream_id: int) -> int:
             status = int(value)
         else:
             regular = True
-            if (name, value) not in _VALID_FIELDS:
-                _check_field(name, value, stream_id)
+            _check_fields(((name, value),), stream_id)
     if status < 0:
         raise _malformed(stream_id, "missing :status")
     return status
@@ -384,6 +384,8 @@ class H2Connection:
 
         self._pings: dict[bytes, float] = {}
         self._valid_requests: set[tuple[tuple[bytes, bytes], ...]] = set()
+        self._valid_responses: dict[tuple[tuple[bytes, bytes], ...], int] = {}
+        self._valid_trailers: set[tuple[tuple[bytes, bytes], ...]] = set()
         self._goaway_sent_last: int | None = None
         self._goaway_received_last: int | None = None
 
@@ -791,7 +793,14 @@ class H2Connection:
             stream.state = state
             assert headers is not None
             if stream.inbound == 0 and self.client_side:
-                status = _validate_response(headers, stream_id)
+                # As for requests: servers repeat their response lists exactly.
+                key = tuple(headers)
+                status = self._valid_responses.get(key, 0)
+                if not status:
+                    status = _validate_response(headers, stream_id)
+                    if len(self._valid_responses) >= _VALID_REQUESTS_MAX:
+                        self._valid_responses.clear()
+                    self._valid_responses[key] = status
                 if 100 <= status < 200:
                     if end_stream:
                         raise _malformed(stream_id, "informational response ends stream")
@@ -802,7 +811,12 @@ class H2Connection:
             else:
                 if not end_stream:
                     raise _malformed(stream_id, "trailers without END_STREAM")
-                _validate_trailers(headers, stream_id)
+                key = tuple(headers)
+                if key not in self._valid_trailers:
+                    _validate_trailers(headers, stream_id)
+                    if len(self._valid_trailers) >= _VALID_REQUESTS_MAX:
+                        self._valid_trailers.clear()
+                    self._valid_trailers.add(key)
                 stream.inbound = 2
                 stream.state = next_state(stream.state, _RECV_END_STREAM, stream_id)
                 self._events.append(TrailersReceived(stream_id, headers))
