@@ -1115,6 +1115,28 @@ def test_pings_within_the_rate_are_fine(make_peer: Any) -> None:
         peer.read()
 
 
+def test_pings_answering_our_data_are_not_a_flood(make_peer: Any) -> None:
+    """grpc-go PINGs once per round trip of DATA it receives (BDP estimation): a PING
+    after we sent HEADERS or DATA never counts towards the flood limit."""
+    peer = make_peer(config=H2Config(max_pings_per_second=10, ping_burst=5))
+    request = [
+        (b":method", b"POST"),
+        (b":scheme", b"http"),
+        (b":path", b"/s/m"),
+        (b":authority", b"a"),
+    ]
+    peer.send(peer.headers(1, request))
+    peer.read()
+    peer.conn.send_headers(1, [(b":status", b"200")])
+    for i in range(500):  # all at one instant: only the exemption lets them through
+        peer.conn.send_data(1, b"x")
+        peer.read()
+        assert peer.send(fr.build_ping(b"%08d" % i)) == [PingReceived(b"%08d" % i)]
+    # Without our traffic in between, the limit holds again.
+    events = peer.send(*[fr.build_ping(b"%08d" % i) for i in range(10)])
+    assert_connection_error(peer, events, ErrorCode.ENHANCE_YOUR_CALM)
+
+
 def test_settings_flood(make_peer: Any) -> None:
     peer = make_peer(config=H2Config(max_settings_per_second=10, settings_burst=50))
     events = peer.send(*[fr.build_settings([(fr.SETTINGS_MAX_FRAME_SIZE, 16_384)])] * 100)

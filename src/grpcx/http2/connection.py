@@ -383,6 +383,7 @@ class H2Connection:
         self._hb_error: H2StreamError | None = None
 
         self._pings: dict[bytes, float] = {}
+        self._sent_since_ping = False  # HEADERS or DATA sent since the peer's last PING
         self._valid_requests: set[tuple[tuple[bytes, bytes], ...]] = set()
         self._valid_responses: dict[tuple[tuple[bytes, bytes], ...], int] = {}
         self._valid_trailers: set[tuple[tuple[bytes, bytes], ...]] = set()
@@ -892,7 +893,12 @@ class H2Connection:
             if sent is not None:
                 self._events.append(PingAcked(opaque, self._now - sent))
             return
-        if not self._ping_bucket.allow(self._now):
+        # Only PINGs while we send nothing count towards the flood limit, as in grpc's C
+        # core and grpc-go: those peers PING once per round trip of data they receive
+        # (BDP estimation), which a plain rate limit would punish on any busy connection.
+        if self._sent_since_ping:
+            self._sent_since_ping = False
+        elif not self._ping_bucket.allow(self._now):
             raise H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many PINGs")
         self._write_reactive(build_ping(opaque, ack=True))
         self._events.append(PingReceived(opaque))
@@ -1113,6 +1119,7 @@ class H2Connection:
 
     def _write_block(self, stream_id: int, block: bytes, end_stream: bool) -> None:
         """Frame an encoded header block: HEADERS, then CONTINUATIONs if it is large."""
+        self._sent_since_ping = True
         max_frame = self.remote_settings.max_frame_size
         size = len(block)
         if size <= max_frame:
@@ -1171,6 +1178,7 @@ class H2Connection:
 
     def _write_data(self, stream: _Stream, view: memoryview, end_stream: bool) -> None:
         """Frame ``view`` (which fits the windows) as DATA, chunked by MAX_FRAME_SIZE."""
+        self._sent_since_ping = True
         size = len(view)
         stream.send_window -= size
         self._send_window -= size
