@@ -7,8 +7,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_TOOLS := nghttp2-client nghttp2-server
+# The native reference for `make bench`: grpc-go built offline from Debian's packages.
+BENCH_DEBIAN := golang-go golang-google-grpc-dev golang-google-protobuf-dev
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: test demo bench lint tools clean
+.PHONY: test demo bench bench-tools lint tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,9 +38,24 @@ test: $(STAMP) tools lint
 demo: $(STAMP) tools
 	$(PY) -m grpcx.demo
 
-bench: $(STAMP) tools
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench-tools: tools
+	@if ! command -v go >/dev/null || ! test -d /usr/share/gocode/src/google.golang.org/grpc \
+	    || ! test -d /usr/share/gocode/src/google.golang.org/protobuf; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(BENCH_DEBIAN); \
+	fi
+
+# Micro-benchmarks of the cores, then every scenario against every implementation.
+bench: $(BENCH_STAMP) bench-tools
 	$(PY) bench/bench_hpack.py
 	$(PY) bench/bench_frames.py
+	$(PY) bench/bench_connection.py
+	$(PY) bench/bench_server_path.py
+	$(PY) -m bench.suite.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
