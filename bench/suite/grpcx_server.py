@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
+import multiprocessing
 import signal
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,17 +20,19 @@ from bench.suite.common import (
 import grpcx
 import grpcx.aio
 
-unary_count = 0
+# Unary calls served, one slot per worker process (shared memory, so Stats can sum them
+# whichever worker answers it; each worker only writes its own slot).
+counts: Any = None
+slot = 0
 
 
 async def unary(request: BytesValue, context: Any) -> BytesValue:
-    global unary_count
-    unary_count += 1
+    counts[slot] += 1
     return request
 
 
 async def stats(request: Int64Value, context: Any) -> Int64Value:
-    return Int64Value(value=unary_count)
+    return Int64Value(value=sum(counts))
 
 
 async def server_stream(request: Int64Value, context: Any) -> AsyncIterator[BytesValue]:
@@ -65,11 +66,8 @@ def service() -> grpcx.ServiceDefinition:
     )
 
 
-async def main(port: int, workers: int) -> None:
-    if workers:
-        server = grpcx.aio.Server(workers=workers)  # type: ignore[call-arg]
-    else:
-        server = grpcx.aio.Server()
+async def main(port: int) -> None:
+    server = grpcx.aio.Server()
     server.add_service(service())
     bound = await server.add_port(f"127.0.0.1:{port}")
     await server.start()
@@ -82,15 +80,32 @@ async def main(port: int, workers: int) -> None:
     await server.stop(0)
 
 
+def serve_workers(port: int, workers: int) -> None:
+    """``workers`` processes on one port (grpcx.aio.WorkerGroup, SO_REUSEPORT)."""
+    next_slot = multiprocessing.Value("i", 0)
+
+    def setup(server: grpcx.aio.Server) -> None:
+        global slot
+        with next_slot.get_lock():
+            slot = next_slot.value
+            next_slot.value += 1
+        server.add_service(service())
+
+    group = grpcx.aio.WorkerGroup(setup, f"127.0.0.1:{port}", workers=workers, grace=0)
+    announce_port(group.start())
+    group.wait()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--workers", type=int, default=0)
     args = parser.parse_args()
-    if args.workers and "workers" not in inspect.signature(grpcx.aio.Server).parameters:
-        print("SKIP: grpcx.aio.Server has no workers= parameter yet", file=sys.stderr)
-        sys.exit(3)
-    if args.uvloop:
-        install_uvloop()
-    asyncio.run(main(args.port, args.workers))
+    counts = multiprocessing.Array("q", max(1, args.workers), lock=False)
+    if args.workers:
+        serve_workers(args.port, args.workers)  # each worker uses uvloop when installed
+    else:
+        if args.uvloop:
+            install_uvloop()
+        asyncio.run(main(args.port))
