@@ -365,9 +365,10 @@ class FrameReader:
 # flags and the stream id's first byte), sliced as they are, key a struct that unpacks the
 # whole frame, payload included, in one C call, with the frame's total size. (Slicing the
 # key measured about 20 ns per frame cheaper than unpacking it into integers.) Headers
-# whose stream id has the reserved bit set get an unpacker that clears it (RFC 9113 §4.1). Only frames up to _MAX_UNPACKED_LENGTH
-# bytes are cached (for larger ones the payload copy dominates anyway), and the cache is
-# emptied when full, so a peer cycling through headers costs time, never memory.
+# whose stream id has the reserved bit set get an unpacker that clears it (RFC 9113 §4.1).
+# Only frames up to _MAX_UNPACKED_LENGTH bytes are cached (for larger ones the payload
+# copy dominates anyway), and the cache is emptied when full, so a peer cycling through
+# headers costs time, never memory.
 _FRAME_KEY_SIZE = 6
 _MAX_UNPACKED_LENGTH = 1024
 _MAX_FRAME_UNPACKERS = 4096
