@@ -189,6 +189,19 @@ class Metadata:
         self._items = [_check_pair(key, value) for key, value in source]
 
     @classmethod
+    def coerce(
+        cls,
+        metadata: Metadata
+        | Mapping[str, MetadataValue]
+        | Iterable[tuple[str, MetadataValue]]
+        | None,
+    ) -> Metadata | None:
+        """*metadata* as a :class:`Metadata` (itself if it already is one), or None."""
+        if metadata is None or isinstance(metadata, Metadata):
+            return metadata
+        return cls(metadata)
+
+    @classmethod
     def _from_valid_items(cls, items: list[tuple[str, MetadataValue]]) -> Metadata:
         # Internal: wrap an already-validated list without copying or re-checking.
         metadata = cls.__new__(cls)

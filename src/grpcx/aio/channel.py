@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import socket
 import ssl as _ssl
 from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
+from grpcx.aio._protocol import H2Protocol
 from grpcx.http2.connection import H2Connection, LocalProtocolError
 from grpcx.http2.errors import ErrorCode
 from grpcx.http2.events import (
@@ -97,12 +97,6 @@ EOF = _EOFType()
 MetadataLike = Metadata | Iterable[tuple[str, str | bytes]] | None
 
 
-def _as_metadata(metadata: MetadataLike) -> Metadata | None:
-    if metadata is None or isinstance(metadata, Metadata):
-        return metadata
-    return Metadata(metadata)
-
-
 # ---------------------------------------------------------------------- targets
 
 
@@ -139,20 +133,15 @@ def parse_target(target: str) -> tuple[str, str, int | str]:
 # ---------------------------------------------------------------------- the connection
 
 
-class _ClientConnection(asyncio.Protocol):
+class _ClientConnection(H2Protocol):
     """One HTTP/2 connection of a channel."""
 
     def __init__(self, channel: Channel) -> None:
+        super().__init__(channel._loop, H2Connection(client_side=True, config=channel._h2_config))
         self.channel = channel
-        self.loop = channel._loop
-        self.h2 = H2Connection(client_side=True, config=channel._h2_config)
-        self.transport: asyncio.Transport | None = None
         self.calls: dict[int, _CallState] = {}
-        self.paused = False
-        self.closed = False
         self.draining = False  # GOAWAY received: no new calls here
         self.error: str = ""
-        self._flush_scheduled = False
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         # Parsed response heads and trailer statuses, by header list (see _CallState).
         self.heads: dict[tuple[tuple[bytes, bytes], ...], ResponseHead] = {}
@@ -162,17 +151,6 @@ class _ClientConnection(asyncio.Protocol):
     @property
     def usable(self) -> bool:
         return not self.closed and not self.draining and not self.h2.terminated
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports are not asyncio.Transport subclasses: a cast, not a check.
-        transport = cast(asyncio.Transport, transport)
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.h2.initiate(self.loop.time())
-        transport.write(self.h2.data_to_send())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -205,17 +183,6 @@ class _ClientConnection(asyncio.Protocol):
             waiter = self._slot_waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
-
-    def schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        self._flush_scheduled = False
-        data = self.h2.data_to_send()
-        if data and self.transport is not None and not self.closed:
-            self.transport.write(data)
 
     async def wait_for_slot(self) -> None:
         while self.usable and not self.h2.can_open_stream:
@@ -516,7 +483,7 @@ class Call(Generic[RequestT, ResponseT]):
         self._serializer = serializer
         self._deserializer = deserializer
         self._timeout = timeout
-        self._metadata = _as_metadata(metadata)
+        self._metadata = Metadata.coerce(metadata)
         name = compression if compression is not None else channel._compression
         self._codec = get_codec(name) if name not in (None, "identity") else None
         if name not in (None, "identity") and self._codec is None:

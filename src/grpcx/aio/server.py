@@ -20,15 +20,15 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
 import ssl as _ssl
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
 from google.rpc.status_pb2 import Status
 
 from grpcx.aio._eager import start_eagerly
+from grpcx.aio._protocol import H2Protocol
 from grpcx.http2.connection import H2Connection, LocalProtocolError
 from grpcx.http2.errors import ErrorCode
 from grpcx.http2.events import (
@@ -165,7 +165,7 @@ class ServicerContext:
             raise ValueError("abort() needs a non-OK status code")
         if status_details is not None and status_details.code != code:
             raise ValueError("status_details.code must equal the aborting code")
-        metadata = _as_metadata(trailing_metadata)
+        metadata = Metadata.coerce(trailing_metadata)
         raise _Abort(code, details, status_details, metadata)
 
     def send_initial_metadata(self, metadata: Metadata | Iterable[tuple[str, str | bytes]]) -> None:
@@ -173,12 +173,12 @@ class ServicerContext:
         call = self._call
         if call.headers_sent:
             raise RuntimeError("initial metadata has already been sent")
-        call.send_headers(_as_metadata(metadata))
+        call.send_headers(Metadata.coerce(metadata))
         call.connection.schedule_flush()
 
     def set_trailing_metadata(self, metadata: Metadata | Iterable[tuple[str, str | bytes]]) -> None:
         """Metadata to send in the trailers."""
-        self._trailing_metadata = _as_metadata(metadata)
+        self._trailing_metadata = Metadata.coerce(metadata)
 
     def set_code(self, code: StatusCode) -> None:
         """The status to end with when the handler returns normally."""
@@ -201,14 +201,6 @@ class ServicerContext:
     def request_compressed(self) -> bool:
         """Whether the last request message received had its compressed flag set."""
         return self._call.last_request_compressed
-
-
-def _as_metadata(
-    metadata: Metadata | Iterable[tuple[str, str | bytes]] | Mapping[str, Any] | None,
-) -> Metadata | None:
-    if metadata is None or isinstance(metadata, Metadata):
-        return metadata
-    return Metadata(metadata)
 
 
 class _RequestStream:
@@ -524,19 +516,14 @@ class _ServerCall:
                 self.writer_waiter = None
 
 
-class _ServerConnection(asyncio.Protocol):
+class _ServerConnection(H2Protocol):
     """One HTTP/2 connection on the server."""
 
     def __init__(self, server: Server) -> None:
+        super().__init__(server._loop, H2Connection(client_side=False, config=server._h2_config))
         self.server = server
-        self.loop = server._loop
-        self.h2 = H2Connection(client_side=False, config=server._h2_config)
-        self.transport: asyncio.Transport | None = None
         self.calls: dict[int, _ServerCall] = {}
-        self.paused = False
         self.peer = "unknown"
-        self._flush_scheduled = False
-        self._closed = False
         # Unary calls with a deadline whose request was incomplete when their HEADERS
         # arrived. Most complete within the same data_received and need no timer; the
         # rest get one at its end (a client that never finishes its request must not
@@ -547,20 +534,12 @@ class _ServerConnection(asyncio.Protocol):
     # ------------------------------------------------------------------ transport
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports are not asyncio.Transport subclasses: a cast, not a check.
-        transport = cast(asyncio.Transport, transport)
-        self.transport = transport
         self.peer = _format_peer(transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server._connections.add(self)
-        self.h2.initiate(self.loop.time())
-        transport.write(self.h2.data_to_send())
+        super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._closed = True
+        self.closed = True
         self.server._connections.discard(self)
         for call in list(self.calls.values()):
             call.cancel(StatusCode.CANCELLED, "connection lost", reset=False)
@@ -575,7 +554,7 @@ class _ServerConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.paused = False
-        if self.transport is not None and not self._closed:
+        if self.transport is not None and not self.closed:
             self.transport.resume_reading()
         for call in list(self.calls.values()):
             waiter = call.writer_waiter
@@ -590,17 +569,6 @@ class _ServerConnection(asyncio.Protocol):
             return None
         cert: dict[str, Any] | None = ssl_object.getpeercert()
         return cert or None
-
-    def schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        self._flush_scheduled = False
-        data = self.h2.data_to_send()
-        if data and self.transport is not None and not self._closed:
-            self.transport.write(data)
 
     def acknowledge(self, stream_id: int, nbytes: int) -> None:
         with contextlib.suppress(LocalProtocolError):

@@ -1,0 +1,54 @@
+"""What the server's and the client's HTTP/2 connections share on asyncio: the sans-IO
+core, its transport, and writing at most once per loop iteration."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from typing import cast
+
+from grpcx.http2.connection import H2Connection
+
+__all__ = ["H2Protocol"]
+
+
+class H2Protocol(asyncio.Protocol):
+    """An ``asyncio.Protocol`` around one :class:`H2Connection`.
+
+    Subclasses handle events; this class sets the socket up, sends the preface, and
+    batches output: everything a loop iteration produces leaves in one ``write``.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, h2: H2Connection) -> None:
+        self.loop = loop
+        self.h2 = h2
+        self.transport: asyncio.Transport | None = None
+        self.paused = False  # the transport asked us to stop writing
+        self.closed = False
+        self._flush_scheduled = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses: a cast, not a check.
+        transport = cast(asyncio.Transport, transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Small frames go out now: gRPC latency, not Nagle's batching.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.h2.initiate(self.loop.time())
+        transport.write(self.h2.data_to_send())
+
+    def schedule_flush(self) -> None:
+        """Write what the core has queued, once, at the end of this loop iteration."""
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write what the core has queued now."""
+        self._flush_scheduled = False
+        data = self.h2.data_to_send()
+        if data and self.transport is not None and not self.closed:
+            self.transport.write(data)
