@@ -249,6 +249,7 @@ class _ServerCall:
         "reader_waiter",
         "request_codec",
         "request_ended",
+        "request_streaming",
         "response_codec",
         "stream_id",
         "task",
@@ -268,6 +269,7 @@ class _ServerCall:
         self.stream_id = stream_id
         self.head = head
         self.method = method
+        self.request_streaming = method.cardinality.request_streaming
         self.request_codec = request_codec
         self.response_codec: Codec | None = None
         self.deframer = MessageDeframer(connection.server._max_receive)
@@ -530,6 +532,7 @@ class _ServerConnection(H2Protocol):
         # hold the call past its deadline).
         self._incomplete: list[_ServerCall] = []
         self._heads: dict[tuple[tuple[bytes, bytes], ...], RequestHead] = {}
+        self._acks: dict[int, int] = {}  # flow-control credit to give back, by stream
 
     # ------------------------------------------------------------------ transport
 
@@ -610,12 +613,17 @@ class _ServerConnection(H2Protocol):
                     waiter.set_result(None)
             elif kind is ConnectionTerminated:
                 self._incomplete.clear()
+                self._acks.clear()
                 self.flush()
                 if self.transport is not None:
                     self.transport.close()
                 return
             elif kind is GoAwayReceived:
                 pass  # the client is leaving; its calls below last_stream_id may finish
+        if self._acks:
+            for stream_id, nbytes in self._acks.items():
+                h2.acknowledge_received_data(stream_id, nbytes)
+            self._acks.clear()
         if self._incomplete:
             for call in self._incomplete:
                 if call.task is None:  # still waiting for its request
@@ -709,19 +717,22 @@ class _ServerConnection(H2Protocol):
             self.h2.reset_stream(stream_id, ErrorCode.NO_ERROR)
 
     def _on_data(self, stream_id: int, data: bytes, flow_length: int) -> None:
+        # Flow-control credit is batched per stream and handed to the core at the end of
+        # data_received (one call per stream, not per frame, on a busy stream).
+        acks = self._acks
         call = self.calls.get(stream_id)
         if call is None or call.finished:
-            self.h2.acknowledge_received_data(stream_id, flow_length)
+            acks[stream_id] = acks.get(stream_id, 0) + flow_length
             return
         try:
             messages = call.deframer.feed(data)
         except ProtocolStatusError as exc:
-            self.h2.acknowledge_received_data(stream_id, flow_length)
+            acks[stream_id] = acks.get(stream_id, 0) + flow_length
             call.cancel(exc.code, exc.message)
             return
-        if not call.method.cardinality.request_streaming:
+        if not call.request_streaming:
             # A unary request is held whole by the deframer (bounded by the message limit).
-            self.h2.acknowledge_received_data(stream_id, flow_length)
+            acks[stream_id] = acks.get(stream_id, 0) + flow_length
             if messages:
                 call.messages.extend(messages)
                 if len(call.messages) > 1:
@@ -729,11 +740,13 @@ class _ServerConnection(H2Protocol):
             return
         if messages:
             call.messages.extend(messages)
+            queued = call.queued_bytes
             for _, payload in messages:
-                call.queued_bytes += len(payload) + 5
+                queued += len(payload) + 5
+            call.queued_bytes = queued
             call.wake_reader()
         if call.queued_bytes <= _REQUEST_BUFFER:
-            self.h2.acknowledge_received_data(stream_id, flow_length)
+            acks[stream_id] = acks.get(stream_id, 0) + flow_length
         else:
             call.held_bytes += flow_length
 
@@ -747,7 +760,7 @@ class _ServerConnection(H2Protocol):
         except ProtocolStatusError as exc:
             call.cancel(exc.code, exc.message)
             return
-        if call.method.cardinality.request_streaming:
+        if call.request_streaming:
             call.wake_reader()
             return
         if len(call.messages) != 1:
