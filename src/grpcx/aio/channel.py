@@ -147,6 +147,7 @@ class _ClientConnection(H2Protocol):
         self.heads: dict[tuple[tuple[bytes, bytes], ...], ResponseHead] = {}
         self.statuses: dict[tuple[tuple[bytes, bytes], ...], CallStatus] = {}
         self._write_waiters: list[asyncio.Future[None]] = []
+        self.acks: dict[int, int] = {}  # flow-control credit to give back, by stream
 
     @property
     def usable(self) -> bool:
@@ -222,7 +223,9 @@ class _ClientConnection(H2Protocol):
                 assert isinstance(event, DataReceived)
                 state = self.calls.get(event.stream_id)
                 if state is None:
-                    h2.acknowledge_received_data(event.stream_id, event.flow_controlled_length)
+                    acks = self.acks
+                    sid = event.stream_id
+                    acks[sid] = acks.get(sid, 0) + event.flow_controlled_length
                 else:
                     state.on_data(event.data, event.flow_controlled_length)
                     if event.end_stream:
@@ -255,10 +258,15 @@ class _ClientConnection(H2Protocol):
             elif kind is ConnectionTerminated:
                 assert isinstance(event, ConnectionTerminated)
                 self.error = f"HTTP/2 connection error: {event.reason}"
+                self.acks.clear()
                 self.flush()
                 if self.transport is not None:
                     self.transport.close()
                 return
+        if self.acks:
+            for stream_id, nbytes in self.acks.items():
+                h2.acknowledge_received_data(stream_id, nbytes)
+            self.acks.clear()
         out = h2.data_to_send()
         if out and self.transport is not None:
             self.transport.write(out)
@@ -342,24 +350,28 @@ class _CallState:
 
     def on_data(self, data: bytes, flow_length: int) -> None:
         connection = self.connection
+        # Credit is handed to the core once per stream per data_received (see there).
+        acks = connection.acks
         if self.done or not self.headers_seen:
-            connection.h2.acknowledge_received_data(self.stream_id, flow_length)
+            acks[self.stream_id] = acks.get(self.stream_id, 0) + flow_length
             if not self.done:
                 self.fail(StatusCode.INTERNAL, "DATA before response headers")
             return
         try:
             messages = self.deframer.feed(data)
         except ProtocolStatusError as exc:
-            connection.h2.acknowledge_received_data(self.stream_id, flow_length)
+            acks[self.stream_id] = acks.get(self.stream_id, 0) + flow_length
             self.fail(exc.code, exc.message)
             return
         if messages:
             self.messages.extend(messages)
+            queued = self.queued
             for _, payload in messages:
-                self.queued += len(payload) + 5
+                queued += len(payload) + 5
+            self.queued = queued
             self._wake()
         if self.queued <= _RECEIVE_BUFFER:
-            connection.h2.acknowledge_received_data(self.stream_id, flow_length)
+            acks[self.stream_id] = acks.get(self.stream_id, 0) + flow_length
         else:
             self.held += flow_length
 
