@@ -727,6 +727,10 @@ class _ReadingCall(Call[RequestT, ResponseT]):
                 assert state.status is not None
                 self._raise_status(state.status)
                 return EOF
+            # About to wait for the server: what this call wrote goes out now, not an
+            # iteration later (a bidi ping-pong's round trip).
+            if state.connection._flush_scheduled:
+                state.connection.flush()
             await state.wait()
 
     def __aiter__(self) -> _ReadingCall[RequestT, ResponseT]:

@@ -858,7 +858,13 @@ class _ServerConnection(H2Protocol):
                 if call.finished:
                     break
                 call.send_message(response)
-                self.schedule_flush()
+                if call.request_streaming and not call.messages and not call.request_ended:
+                    # A bidi handler answering the last request it has will next wait for
+                    # the client: send now rather than an iteration later (ping-pong
+                    # latency). With requests queued, responses still go out batched.
+                    self.flush()
+                else:
+                    self.schedule_flush()
                 await call.wait_writable()
         except BaseException as exc:
             call.finish_with_exception(exc)
