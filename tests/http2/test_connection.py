@@ -1138,6 +1138,34 @@ def test_pings_answering_our_data_are_not_a_flood(make_peer: Any) -> None:
     assert_connection_error(peer, events, ErrorCode.ENHANCE_YOUR_CALM)
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        fr.build_data(1, b""),  # empty DATA without END_STREAM
+        fr.build_priority(1, fr.Priority(0, 16, False)),
+        fr.build_frame(0xEE, 0, 0, b"ext"),  # an unknown frame type
+    ],
+    ids=["empty-data", "priority", "unknown-type"],
+)
+def test_empty_frame_flood(make_peer: Any, frame: bytes) -> None:
+    """CVE-2019-9518: frames that cost work and carry nothing are rate-limited."""
+    peer = make_peer(config=H2Config(max_empty_frames_per_second=100, empty_frame_burst=50))
+    request = [
+        (b":method", b"POST"),
+        (b":scheme", b"http"),
+        (b":path", b"/s/m"),
+        (b":authority", b"a"),
+    ]
+    peer.send(peer.headers(1, request))
+    peer.read()
+    for i in range(200):  # within the rate: fine
+        peer.now = i * 0.02
+        events = peer.send(frame)
+        assert not any(isinstance(e, ConnectionTerminated) for e in events)
+    events = peer.send(*[frame] * 100)  # a burst past it: the connection ends
+    assert_connection_error(peer, events, ErrorCode.ENHANCE_YOUR_CALM)
+
+
 def test_settings_flood(make_peer: Any) -> None:
     peer = make_peer(config=H2Config(max_settings_per_second=10, settings_burst=50))
     events = peer.send(*[fr.build_settings([(fr.SETTINGS_MAX_FRAME_SIZE, 16_384)])] * 100)

@@ -391,6 +391,7 @@ class H2Connection:
         self._goaway_received_last: int | None = None
 
         self._reset_bucket = _TokenBucket(cfg.max_peer_resets_per_second, cfg.peer_reset_burst)
+        self._empty_bucket = _TokenBucket(cfg.max_empty_frames_per_second, cfg.empty_frame_burst)
         self._ping_bucket = _TokenBucket(cfg.max_pings_per_second, cfg.ping_burst)
         self._settings_bucket = _TokenBucket(cfg.max_settings_per_second, cfg.settings_burst)
 
@@ -613,6 +614,7 @@ class H2Connection:
                         ErrorCode.PROTOCOL_ERROR, "the preface must start with SETTINGS"
                     )
                 if frame_type > 9:
+                    self._empty_frame()
                     continue  # unknown frame types are ignored (RFC 9113 §4.1)
                 try:
                     handlers[frame_type](flags, stream_id, payload)
@@ -666,6 +668,8 @@ class H2Connection:
 
     def _on_data(self, flags: int, stream_id: int, payload: bytes) -> None:
         length = len(payload)
+        if not length and not flags & FLAG_END_STREAM:
+            self._empty_frame()
         window = self._recv_window - length
         if window < 0:
             raise H2ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window exceeded")
@@ -830,7 +834,13 @@ class H2Connection:
         if end_stream:
             self._maybe_close(stream)
 
+    def _empty_frame(self) -> None:
+        """A frame that made us work for nothing: too many end the connection."""
+        if not self._empty_bucket.allow(self._now):
+            raise H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "flood of empty frames")
+
     def _on_priority(self, flags: int, stream_id: int, payload: bytes) -> None:
+        self._empty_frame()
         parse_priority(stream_id, payload)  # validated, then ignored (RFC 9113 §5.3.2)
 
     def _on_rst_stream(self, flags: int, stream_id: int, payload: bytes) -> None:

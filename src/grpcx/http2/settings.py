@@ -63,6 +63,10 @@ class H2Config:
     ping_burst: int = 100
     max_settings_per_second: float = 10.0
     settings_burst: int = 50
+    # Frames that cost work and carry nothing (empty DATA without END_STREAM, PRIORITY,
+    # unknown types): the CVE-2019-9518 kind of flood.
+    max_empty_frames_per_second: float = 1000.0
+    empty_frame_burst: int = 5000
     max_outbound_buffer: int = 256 << 10  # undrained bytes produced in reply to peer input
     max_encoder_table_size: int = 4096  # our HPACK encoder's table, whatever the peer allows
     closed_stream_history: int = 1024  # closed stream ids remembered for late frames
@@ -82,6 +86,7 @@ class H2Config:
             "peer_reset_burst",
             "ping_burst",
             "settings_burst",
+            "empty_frame_burst",
             "max_outbound_buffer",
             "closed_stream_history",
         ):
@@ -93,6 +98,7 @@ class H2Config:
             "max_peer_resets_per_second",
             "max_pings_per_second",
             "max_settings_per_second",
+            "max_empty_frames_per_second",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
