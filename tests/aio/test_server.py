@@ -13,7 +13,7 @@ import pytest
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from grpcx import Metadata, RpcError, StatusCode
+from grpcx import Metadata, RpcError, ServiceDefinition, StatusCode
 from grpcx.aio import Server, ServicerContext
 
 WAIT = 10.0
@@ -615,3 +615,22 @@ async def test_abort_keeps_trailing_metadata_set_before(serve, connect, handlers
     with pytest.raises(RpcError) as info:
         await asyncio.wait_for(channel.unary_unary(handlers.path("E"))(b""), WAIT)
     assert info.value.trailing_metadata.get_all("x-t") == ["2"]
+
+
+async def test_unix_socket_file_is_removed_on_stop_and_other_files_are_kept(tmp_path):
+    path = tmp_path / "grpcx.sock"
+    server = Server()
+    server.add_service(ServiceDefinition("t.U", []))
+    await server.add_port(f"unix:{path}")
+    await server.start()
+    assert path.exists()
+    await server.stop(0)
+    assert not path.exists()
+
+    # A stale socket left by a crashed server is replaced; a regular file is never deleted.
+    regular = tmp_path / "not-a-socket"
+    regular.write_text("keep me")
+    other = Server()
+    with pytest.raises(OSError):
+        await other.add_port(f"unix:{regular}")
+    assert regular.read_text() == "keep me"

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import ssl as _ssl
+import stat
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, NoReturn
@@ -887,6 +888,15 @@ def _format_peer(transport: asyncio.BaseTransport) -> str:
     return "unknown"
 
 
+def _unlink_socket(path: str) -> None:
+    """Remove ``path`` if it is a Unix socket (left by an earlier server); nothing else."""
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def _parse_address(address: str) -> tuple[str, str | int]:
     """``host:port``, ``[v6]:port`` or ``unix:path`` → (host or "unix", port or path)."""
     if address.startswith("unix:"):
@@ -926,6 +936,7 @@ class Server:
         self._services: dict[str, ServiceDefinition] = {}
         self._ports: list[tuple[str, str | int, _ssl.SSLContext | None]] = []
         self._listeners: list[asyncio.AbstractServer] = []
+        self._unix_paths: list[str] = []
         self._connections: set[_ServerConnection] = set()
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._started = False
@@ -963,11 +974,11 @@ class Server:
         self._loop = asyncio.get_running_loop()
         if host == "unix":
             assert isinstance(port, str)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(port)
+            _unlink_socket(port)  # a stale socket from an earlier run; never another file
             listener = await self._loop.create_unix_server(
                 lambda: _ServerConnection(self), port, ssl=ssl, start_serving=self._started
             )
+            self._unix_paths.append(port)
             bound = 0
         else:
             assert isinstance(port, int)
@@ -1020,6 +1031,9 @@ class Server:
             with contextlib.suppress(Exception):
                 await listener.wait_closed()
         self._listeners.clear()
+        for path in self._unix_paths:
+            _unlink_socket(path)
+        self._unix_paths.clear()
         self._stopped.set()
 
     async def _all_idle(self) -> None:
