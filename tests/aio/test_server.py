@@ -13,8 +13,10 @@ import pytest
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+import grpcx.aio.server as server_module
 from grpcx import Metadata, RpcError, ServiceDefinition, StatusCode
 from grpcx.aio import Server, ServicerContext
+from grpcx.http2 import frames as fr
 
 WAIT = 10.0
 
@@ -560,24 +562,37 @@ async def test_stop_cancels_calls_after_grace(serve, connect, methods, make_prob
 
 
 async def test_stop_sends_goaway(serve, raw_client, methods, make_probe):
+    """gRPC's two-step graceful shutdown: GOAWAY(2^31-1) and a PING, then (here after the
+    PING goes unanswered) the final GOAWAY naming the last stream processed."""
     server, port = await serve(*methods(make_probe()))
     client = await raw_client(port)
     sid = client.request("Echo", port=port)
     client.send(sid, b"\x00\x00\x00\x00\x01a", end_stream=True)
     response = await client.response(sid)
     assert response.data == b"\x00\x00\x00\x00\x01a"
-    await asyncio.wait_for(server.stop(1), WAIT)
-    goaway = []
-    while True:
-        data = await asyncio.wait_for(client.reader.read(65536), WAIT)
-        if not data:
-            break
-        import h2.events
+    await asyncio.wait_for(server.stop(5), WAIT)
+    wire = b""
+    while data := await asyncio.wait_for(client.reader.read(65536), WAIT):
+        wire += data
+    reader = fr.FrameReader(max_frame_size=fr.MAX_FRAME_SIZE_LIMIT)
+    reader.feed(wire)
+    frames = [fr.decode_frame(*raw) for raw in reader.read_frames()]
+    kinds = [(f.type, f.last_stream_id, f.error_code) for f in frames if f.type == fr.GOAWAY]
+    assert kinds == [(fr.GOAWAY, 2**31 - 1, 0), (fr.GOAWAY, sid, 0)]
+    assert any(f.type == fr.PING and not f.flags & fr.FLAG_ACK for f in frames)
 
-        goaway += [
-            e for e in client.h2.receive_data(data) if isinstance(e, h2.events.ConnectionTerminated)
-        ]
-    assert goaway and goaway[0].error_code == 0
+
+async def test_stop_finishes_once_the_shutdown_ping_is_answered(
+    serve, connect, methods, make_probe, monkeypatch
+):
+    """With a real client the PING is answered: the final GOAWAY does not wait for the
+    fallback timer (set here far beyond WAIT, so only the answer can end stop())."""
+    monkeypatch.setattr(server_module, "_SHUTDOWN_PING_TIMEOUT", 1000.0)
+    server, port = await serve(*methods(make_probe()))
+    channel = connect(f"127.0.0.1:{port}")
+    call = channel.unary_unary("/grpcx.test.Test/Echo")
+    assert await asyncio.wait_for(call(b"x"), WAIT) == b"x"
+    await asyncio.wait_for(server.stop(20 * WAIT), WAIT)
 
 
 async def test_server_context_manager(methods, make_probe, connect, handlers):

@@ -37,6 +37,7 @@ from grpcx.http2.events import (
     DataReceived,
     GoAwayReceived,
     HeadersReceived,
+    PingAcked,
     SendQueueDrained,
     StreamReset,
     TrailersReceived,
@@ -73,6 +74,11 @@ _TRAILERS_OK = build_trailers(StatusCode.OK)
 # Streamed requests: how many received bytes may wait for the handler before we stop
 # acknowledging them to flow control (the client then stops sending).
 _REQUEST_BUFFER = 256 << 10
+# Graceful shutdown (see _ServerConnection.start_shutdown): the first GOAWAY's stream id,
+# the PING that follows it, and how long to wait for its answer.
+_MAX_STREAM_ID = 2**31 - 1
+_SHUTDOWN_PING = b"grpcxbye"
+_SHUTDOWN_PING_TIMEOUT = 1.0
 # Parsed request heads kept per connection (see _ServerConnection._on_request).
 _HEAD_CACHE_SIZE = 64
 # Streamed responses: the handler waits once this much is queued behind flow control.
@@ -534,6 +540,8 @@ class _ServerConnection(H2Protocol):
         self._incomplete: list[_ServerCall] = []
         self._heads: dict[tuple[tuple[bytes, bytes], ...], RequestHead] = {}
         self._acks: dict[int, int] = {}  # flow-control credit to give back, by stream
+        self.final_goaway_sent = False
+        self._shutdown_timer: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ transport
 
@@ -542,8 +550,46 @@ class _ServerConnection(H2Protocol):
         self.server._connections.add(self)
         super().connection_made(transport)
 
+    def start_shutdown(self) -> None:
+        """Graceful shutdown, in gRPC's two steps: GOAWAY with the highest possible stream
+        id and a PING; once the PING is answered, every stream the client opened before it
+        saw the GOAWAY has arrived, and the final GOAWAY names the real last stream."""
+        if self.closed:
+            self.final_goaway_sent = True
+            return
+        try:
+            self.h2.send_goaway(ErrorCode.NO_ERROR, last_stream_id=_MAX_STREAM_ID)
+            self.h2.ping(_SHUTDOWN_PING, self.loop.time())
+        except LocalProtocolError:
+            self.final_goaway()
+            return
+        self.flush()
+        self._shutdown_timer = self.loop.call_later(_SHUTDOWN_PING_TIMEOUT, self.final_goaway)
+
+    def final_goaway(self) -> None:
+        """The second GOAWAY of a graceful shutdown (also if the PING goes unanswered)."""
+        if self.final_goaway_sent:
+            return
+        self.final_goaway_sent = True
+        if self._shutdown_timer is not None:
+            self._shutdown_timer.cancel()
+            self._shutdown_timer = None
+        with contextlib.suppress(LocalProtocolError):
+            self.h2.send_goaway(ErrorCode.NO_ERROR)
+        self.flush()
+        if not self.calls:
+            self.server._connection_idle(self)
+        elif self.server._idle is not None:
+            self.server._idle.set()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.final_goaway_sent = True
+        if self._shutdown_timer is not None:
+            self._shutdown_timer.cancel()
+            self._shutdown_timer = None
+        if self.server._idle is not None:
+            self.server._idle.set()  # a stop() waiting on this connection goes on
         self.server._connections.discard(self)
         for call in list(self.calls.values()):
             call.cancel(StatusCode.CANCELLED, "connection lost", reset=False)
@@ -582,7 +628,7 @@ class _ServerConnection(H2Protocol):
     def forget(self, call: _ServerCall) -> None:
         if self.calls.get(call.stream_id) is call:
             del self.calls[call.stream_id]
-            if self.server._draining and not self.calls:
+            if self.final_goaway_sent and not self.calls:
                 self.server._connection_idle(self)
 
     # ------------------------------------------------------------------ events
@@ -619,6 +665,10 @@ class _ServerConnection(H2Protocol):
                 if self.transport is not None:
                     self.transport.close()
                 return
+            elif kind is PingAcked:
+                assert isinstance(event, PingAcked)
+                if event.opaque == _SHUTDOWN_PING:
+                    self.final_goaway()
             elif kind is GoAwayReceived:
                 pass  # the client is leaving; its calls below last_stream_id may finish
         if self._acks:
@@ -1013,11 +1063,7 @@ class Server:
         self._draining = True
         self._idle = asyncio.Event()
         for connection in list(self._connections):
-            with contextlib.suppress(LocalProtocolError):
-                connection.h2.send_goaway(ErrorCode.NO_ERROR)
-            connection.flush()
-            if not connection.calls:
-                self._connection_idle(connection)
+            connection.start_shutdown()
         if self._connections:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._all_idle(), grace)
@@ -1037,7 +1083,10 @@ class Server:
         self._stopped.set()
 
     async def _all_idle(self) -> None:
-        while any(connection.calls for connection in self._connections):
+        while any(
+            connection.calls or not connection.final_goaway_sent
+            for connection in self._connections
+        ):
             assert self._idle is not None
             self._idle.clear()
             await self._idle.wait()
