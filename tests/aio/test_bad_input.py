@@ -358,3 +358,50 @@ async def test_malformed_grpc_timeout_is_internal(target, frame, value):
     response = await client.response(sid)
     assert response.grpc_status == StatusCode.INTERNAL
     await target.still_serves()
+
+
+@pytest.mark.parametrize("kind", ["unary_unary", "unary_stream"])
+async def test_refused_stream_is_retried_transparently(connect, frame, kind):
+    """gRFC A6: a stream the server refused unprocessed (REFUSED_STREAM) is sent again
+    once; a second refusal is the caller's UNAVAILABLE."""
+    attempts: list[int] = []
+
+    def respond(conn: h2.connection.H2Connection, sid: int) -> None:
+        attempts.append(sid)
+        if len(attempts) % 2 == 1:  # refuse every first attempt
+            conn.reset_stream(sid, 7)
+            return
+        conn.send_headers(sid, OK_HEADERS)
+        conn.send_data(sid, frame(b"served"))
+        conn.send_headers(sid, [(b"grpc-status", b"0")], end_stream=True)
+
+    server = await asyncio.start_server(_RawServer(respond).handle, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        channel = connect(f"127.0.0.1:{port}")
+        if kind == "unary_unary":
+            reply = await asyncio.wait_for(channel.unary_unary("/grpcx.test.Test/Echo")(b""), WAIT)
+            assert reply == b"served"
+        else:
+            call = channel.unary_stream("/grpcx.test.Test/Stream")(b"")
+            assert [m async for m in call] == [b"served"]
+        assert len(attempts) == 2 and attempts[0] != attempts[1]
+    finally:
+        server.close()
+
+
+async def test_streaming_requests_are_not_retried(connect, frame):
+    """Requests already streamed cannot be replayed: a refusal fails the call."""
+
+    def respond(conn: h2.connection.H2Connection, sid: int) -> None:
+        conn.reset_stream(sid, 7)
+
+    server = await asyncio.start_server(_RawServer(respond).handle, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        channel = connect(f"127.0.0.1:{port}")
+        with pytest.raises(RpcError) as info:
+            await asyncio.wait_for(channel.stream_unary("/grpcx.test.Test/Sum")([b"a", b"b"]), WAIT)
+        assert info.value.code == StatusCode.UNAVAILABLE
+    finally:
+        server.close()

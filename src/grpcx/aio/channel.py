@@ -287,6 +287,7 @@ class _CallState:
         "messages",
         "more_waiters",
         "queued",
+        "refused",
         "status",
         "stream_id",
         "timer",
@@ -305,6 +306,7 @@ class _CallState:
         self.initial_metadata: Metadata | None = None
         self.headers_seen = False
         self.status: CallStatus | None = None
+        self.refused = False
         self.done = False
         self.waiter: asyncio.Future[None] | None = None
         self.more_waiters: list[asyncio.Future[None]] | None = None
@@ -410,6 +412,8 @@ class _CallState:
     def on_reset(self, error_code: int) -> None:
         if self.done:
             return
+        # Refused before any response: the server never processed it (RFC 9113 §8.7).
+        self.refused = error_code == ErrorCode.REFUSED_STREAM and not self.headers_seen
         code = status_from_http2_error(error_code)
         self.fail(code, f"stream reset by the server, HTTP/2 error code {error_code}")
 
@@ -586,6 +590,27 @@ class Call(Generic[RequestT, ResponseT]):
             if self._started is not None and not self._started.done():
                 self._started.set_result(None)
 
+    # Transparent retry (gRFC A6): a call whose stream the server refused unprocessed is
+    # sent again once, on whatever connection the channel has then. Only calls whose
+    # request can be sent again (one request message) qualify.
+    _replayable = False
+    _retried = False
+
+    def _retry_refused(self) -> bool:
+        """Prepare a transparent retry if the last attempt was refused unprocessed."""
+        state = self._state
+        if (
+            state is None
+            or not state.refused
+            or not self._replayable
+            or self._retried
+            or self._cancelled
+        ):
+            return False
+        self._retried = True
+        self._state = None
+        return True
+
     def _on_deadline(self) -> None:
         state = self._state
         if state is not None and not state.done:
@@ -724,6 +749,11 @@ class _ReadingCall(Call[RequestT, ResponseT]):
             if item is not None:
                 return self._decode(*item)
             if state.done:
+                if self._retry_refused():
+                    await self._ensure_started()
+                    assert self._state is not None
+                    state = self._state
+                    continue
                 assert state.status is not None
                 self._raise_status(state.status)
                 return EOF
@@ -783,9 +813,17 @@ class UnaryUnaryCall(_UnaryResponseCall[RequestT, ResponseT]):
         super().__init__(*args)
         self._request = request
 
+    _replayable = True
+
     async def _run(self) -> ResponseT:
         if self._state is None:  # not when awaited again
             await self._start(True, self._encode(self._request))
+        try:
+            return await self._response()
+        except RpcError:
+            if not self._retry_refused():
+                raise
+        await self._start(True, self._encode(self._request))
         return await self._response()
 
     async def _ensure_started(self) -> None:
@@ -803,6 +841,8 @@ class UnaryUnaryCall(_UnaryResponseCall[RequestT, ResponseT]):
 
 class UnaryStreamCall(_ReadingCall[RequestT, ResponseT]):
     """One request, a stream of responses: ``async for response in call``."""
+
+    _replayable = True
 
     def __init__(self, request: RequestT, *args: Any) -> None:
         super().__init__(*args)
