@@ -1084,8 +1084,7 @@ class Server:
 
     async def _all_idle(self) -> None:
         while any(
-            connection.calls or not connection.final_goaway_sent
-            for connection in self._connections
+            connection.calls or not connection.final_goaway_sent for connection in self._connections
         ):
             assert self._idle is not None
             self._idle.clear()
