@@ -40,6 +40,13 @@ class H2Protocol(asyncio.Protocol):
         self.h2.initiate(self.loop.time())
         transport.write(self.h2.data_to_send())
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        # The peer may have closed first; closing our side too marks the transport done
+        # (on Python 3.10 an SSL transport left unclosed warns when collected).
+        if self.transport is not None:
+            self.transport.close()
+
     def schedule_flush(self) -> None:
         """Write what the core has queued, once, at the end of this loop iteration."""
         if not self._flush_scheduled:

@@ -154,7 +154,7 @@ class _ClientConnection(H2Protocol):
         return not self.closed and not self.draining and not self.h2.terminated
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
+        super().connection_lost(exc)
         reason = self.error or (f"connection lost: {exc}" if exc else "connection closed")
         for state in list(self.calls.values()):
             state.fail(StatusCode.UNAVAILABLE, reason)

@@ -583,7 +583,7 @@ class _ServerConnection(H2Protocol):
             self.server._idle.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
+        super().connection_lost(exc)
         self.final_goaway_sent = True
         if self._shutdown_timer is not None:
             self._shutdown_timer.cancel()
