@@ -279,7 +279,8 @@ class _RawServer:
                 writer.write(conn.data_to_send())
         except Exception:
             pass
-        writer.close()
+        finally:  # also when the test ends and the handler is cancelled
+            writer.close()
 
 
 @pytest.fixture
