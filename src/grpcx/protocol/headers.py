@@ -205,6 +205,25 @@ def _ascii(value: bytes) -> str:
     return value.decode("ascii", "replace")
 
 
+def _split_fields(
+    headers: Iterable[tuple[bytes, bytes]],
+) -> tuple[dict[bytes, bytes], list[tuple[str, MetadataValue]]]:
+    """Split a header list into pseudo-headers and gRPC's own fields, by name (the last
+    one wins), and the custom metadata. ``user-agent`` is both: the server reads it, and
+    it stays visible as metadata. Raises :class:`MetadataError` for a bad ``-bin`` value.
+    """
+    fields: dict[bytes, bytes] = {}
+    items: list[tuple[str, MetadataValue]] = []
+    for name, value in headers:
+        if name[:1] == b":" or name in _TRANSPORT_NAME_BYTES:
+            fields[name] = value
+            continue
+        if name == b"user-agent":
+            fields[name] = value
+        _append_wire_header(items, name, value)
+    return fields, items
+
+
 def parse_request_headers(headers: Iterable[tuple[bytes, bytes]]) -> RequestHead:
     """Parse Request-Headers on the server.
 
@@ -214,40 +233,18 @@ def parse_request_headers(headers: Iterable[tuple[bytes, bytes]]) -> RequestHead
     form ``/service/method`` → UNIMPLEMENTED; a malformed ``grpc-timeout`` or ``-bin``
     value → INTERNAL.
     """
-    method: bytes | None = None
-    path: bytes | None = None
-    authority: bytes | None = None
-    content_type: bytes | None = None
-    timeout: bytes | None = None
-    encoding: bytes | None = None
-    accept_encoding: bytes | None = None
-    user_agent: bytes | None = None
-    items: list[tuple[str, MetadataValue]] = []
     try:
-        for name, value in headers:
-            if name[:1] == b":":
-                if name == b":path":
-                    path = value
-                elif name == b":method":
-                    method = value
-                elif name == b":authority":
-                    authority = value
-                continue
-            if name in _TRANSPORT_NAME_BYTES:
-                if name == b"content-type":
-                    content_type = value
-                elif name == b"grpc-timeout":
-                    timeout = value
-                elif name == b"grpc-encoding":
-                    encoding = value
-                elif name == b"grpc-accept-encoding":
-                    accept_encoding = value
-                continue
-            if name == b"user-agent":
-                user_agent = value
-            _append_wire_header(items, name, value)
+        fields, items = _split_fields(headers)
     except MetadataError as exc:
         raise RequestHeadersError(StatusCode.INTERNAL, str(exc)) from None
+    method = fields.get(b":method")
+    path = fields.get(b":path")
+    authority = fields.get(b":authority")
+    content_type = fields.get(b"content-type")
+    timeout = fields.get(b"grpc-timeout")
+    encoding = fields.get(b"grpc-encoding")
+    accept_encoding = fields.get(b"grpc-accept-encoding")
+    user_agent = fields.get(b"user-agent")
 
     if method != b"POST":
         raise RequestHeadersError(
@@ -394,28 +391,14 @@ def parse_response_headers(headers: Iterable[tuple[bytes, bytes]]) -> ResponseHe
     ``content-type`` → UNKNOWN; a malformed ``-bin`` value → INTERNAL. A block that ends
     the stream is Trailers-Only: parse it with ``parse_trailers(..., trailers_only=True)``.
     """
-    http_status: bytes | None = None
-    content_type: bytes | None = None
-    encoding: bytes | None = None
-    accept_encoding: bytes | None = None
-    items: list[tuple[str, MetadataValue]] = []
     try:
-        for name, value in headers:
-            if name[:1] == b":":
-                if name == b":status":
-                    http_status = value
-                continue
-            if name in _TRANSPORT_NAME_BYTES:
-                if name == b"content-type":
-                    content_type = value
-                elif name == b"grpc-encoding":
-                    encoding = value
-                elif name == b"grpc-accept-encoding":
-                    accept_encoding = value
-                continue
-            _append_wire_header(items, name, value)
+        fields, items = _split_fields(headers)
     except MetadataError as exc:
         raise ProtocolStatusError(StatusCode.INTERNAL, str(exc)) from None
+    http_status = fields.get(b":status")
+    content_type = fields.get(b"content-type")
+    encoding = fields.get(b"grpc-encoding")
+    accept_encoding = fields.get(b"grpc-accept-encoding")
     code, message = _check_http_response(http_status, content_type)
     if code is not None:
         raise ProtocolStatusError(code, message)
@@ -452,31 +435,15 @@ def parse_trailers(
     ``grpc-status`` that is not a number is INTERNAL; a number outside 0-16 is UNKNOWN.
     A malformed ``-bin`` value is INTERNAL.
     """
-    status: bytes | None = None
-    message: bytes | None = None
-    details: bytes | None = None
-    http_status: bytes | None = None
-    content_type: bytes | None = None
-    items: list[tuple[str, MetadataValue]] = []
     try:
-        for name, value in headers:
-            if name[:1] == b":":
-                if name == b":status":
-                    http_status = value
-                continue
-            if name in _TRANSPORT_NAME_BYTES:
-                if name == b"grpc-status":
-                    status = value
-                elif name == b"grpc-message":
-                    message = value
-                elif name == b"grpc-status-details-bin":
-                    details = value
-                elif name == b"content-type":
-                    content_type = value
-                continue
-            _append_wire_header(items, name, value)
+        fields, items = _split_fields(headers)
     except MetadataError as exc:
         return CallStatus(StatusCode.INTERNAL, str(exc), None, Metadata())
+    status = fields.get(b"grpc-status")
+    message = fields.get(b"grpc-message")
+    details = fields.get(b"grpc-status-details-bin")
+    http_status = fields.get(b":status")
+    content_type = fields.get(b"content-type")
     trailing = Metadata._from_valid_items(items)
 
     if status is None:
