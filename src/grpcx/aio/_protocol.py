@@ -53,6 +53,11 @@ class H2Protocol(asyncio.Protocol):
             self._flush_scheduled = True
             self.loop.call_soon(self.flush)
 
+    def flush_now(self) -> None:
+        """Write a scheduled flush's bytes at once (before waiting on the peer)."""
+        if self._flush_scheduled:
+            self.flush()
+
     def flush(self) -> None:
         """Write what the core has queued now."""
         self._flush_scheduled = False

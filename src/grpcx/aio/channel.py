@@ -759,8 +759,7 @@ class _ReadingCall(Call[RequestT, ResponseT]):
                 return EOF
             # About to wait for the server: what this call wrote goes out now, not an
             # iteration later (a bidi ping-pong's round trip).
-            if state.connection._flush_scheduled:
-                state.connection.flush()
+            state.connection.flush_now()
             await state.wait()
 
     def __aiter__(self) -> _ReadingCall[RequestT, ResponseT]:
