@@ -55,6 +55,7 @@ bench: $(BENCH_STAMP) bench-tools
 	$(PY) bench/bench_frames.py
 	$(PY) bench/bench_connection.py
 	$(PY) bench/bench_server_path.py
+	$(PY) bench/bench_client_path.py
 	$(PY) -m bench.suite.run $(BENCH_ARGS)
 
 clean:
