@@ -1,11 +1,18 @@
-"""Each Python implementation's own client: unary calls with N in flight on one channel.
+"""Each Python implementation's own client: unary calls with N in flight, or bidi ping-pong.
 
     python -m bench.suite.clients --impl grpcx|grpcx-uvloop|grpcio-aio|grpcio-sync|grpclib
-        --port P [--conc 64] [--warmup 1] [--duration 5]
+        --port P [--mode unary|pingpong] [--conc 64] [--warmup 1] [--duration 5]
 
-First checks a few calls (status OK, payload echoed), then keeps ``--conc`` calls in
-flight for warm-up + duration and prints one JSON line: calls counted during the
-measured window, its length and the rate. Any failed call or wrong echo exits 1.
+``--mode unary`` (the default) first checks a few calls (status OK, payload echoed), then
+keeps ``--conc`` calls in flight on one channel for warm-up + duration and prints one JSON
+line: calls counted during the measured window, its length and the rate.
+
+``--mode pingpong`` opens one ``PingPong`` stream, checks a few echoes of other sizes on
+it, then sends one 100-byte message and reads its echo before sending the next, for
+warm-up + duration; it half-closes, expects the end of the stream with status OK, and
+prints the round trips counted in the measured window, its length and the rate.
+
+Any failed call or wrong echo exits 1.
 """
 
 from __future__ import annotations
@@ -16,12 +23,14 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from bench.suite.common import UNARY, BytesValue, payload
+from bench.suite.common import PING_PONG, UNARY, BytesValue, payload
 
 SIZE = 100
+# Echoes of other sizes checked on the ping-pong stream before the measured loop.
+PING_PONG_CHECK_SIZES = (0, 1, 5000)
 
 
 class Meter:
@@ -161,6 +170,141 @@ def run_grpcio_sync(port: int, conc: int, meter_args: tuple[float, float]) -> di
     return meter.result()
 
 
+# ----------------------------------------------------------------------------- ping-pong
+
+
+def ping_pong_result(meter: Meter) -> dict[str, Any]:
+    r = meter.result()
+    return {"round_trips": r["calls"], "seconds": r["seconds"], "rate": r["rate"]}
+
+
+async def ping_pong_loop(
+    send: Callable[[BytesValue], Awaitable[None]],
+    recv: Callable[[], Awaitable[Any]],
+    meter_args: tuple[float, float],
+) -> Meter:
+    """Checks, then one message out and its echo back per round trip until the window ends."""
+    for i, size in enumerate(PING_PONG_CHECK_SIZES):
+        data = payload(size, i)
+        await send(BytesValue(value=data))
+        reply = await recv()
+        if not isinstance(reply, BytesValue) or reply.value != data:
+            raise SystemExit(f"ping-pong echo mismatch for {size} bytes: {reply!r:.80}")
+    data = payload(SIZE, 3)
+    request = BytesValue(value=data)
+    meter = Meter(*meter_args)
+    while True:
+        await send(request)
+        reply = await recv()
+        if not isinstance(reply, BytesValue) or reply.value != data:
+            raise SystemExit(f"ping-pong echo mismatch: {reply!r:.80}")
+        if not meter.tick():
+            return meter
+
+
+async def ping_pong_grpcx(port: int, meter_args: tuple[float, float]) -> dict[str, Any]:
+    import grpcx.aio
+
+    async with grpcx.aio.Channel(f"127.0.0.1:{port}") as channel:
+        method = channel.stream_stream(
+            PING_PONG, BytesValue.SerializeToString, BytesValue.FromString
+        )
+        call = method(timeout=sum(meter_args) + 20)
+        meter = await ping_pong_loop(call.write, call.read, meter_args)
+        await call.done_writing()
+        end = await call.read()  # raises RpcError unless the status is OK
+        if end is not grpcx.aio.EOF:
+            raise SystemExit(f"ping-pong: a response after the half-close: {end!r:.80}")
+    return ping_pong_result(meter)
+
+
+async def ping_pong_grpcio_aio(port: int, meter_args: tuple[float, float]) -> dict[str, Any]:
+    import grpc
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        method = channel.stream_stream(
+            PING_PONG,
+            request_serializer=BytesValue.SerializeToString,
+            response_deserializer=BytesValue.FromString,
+        )
+        call = method(timeout=sum(meter_args) + 20)
+        meter = await ping_pong_loop(call.write, call.read, meter_args)
+        await call.done_writing()
+        end = await call.read()
+        if end is not grpc.aio.EOF:
+            raise SystemExit(f"ping-pong: a response after the half-close: {end!r:.80}")
+        code = await call.code()
+        if code != grpc.StatusCode.OK:
+            raise SystemExit(f"ping-pong ended with {code}: {await call.details()}")
+    return ping_pong_result(meter)
+
+
+async def ping_pong_grpclib(port: int, meter_args: tuple[float, float]) -> dict[str, Any]:
+    from grpclib.client import Channel, StreamStreamMethod
+
+    channel = Channel("127.0.0.1", port)
+    try:
+        method: Any = StreamStreamMethod(channel, PING_PONG, BytesValue, BytesValue)
+        # Leaving the block reads the trailers and raises GRPCError unless the status is OK.
+        async with method.open(timeout=sum(meter_args) + 20) as stream:
+            meter = await ping_pong_loop(stream.send_message, stream.recv_message, meter_args)
+            await stream.end()
+            end = await stream.recv_message()
+            if end is not None:
+                raise SystemExit(f"ping-pong: a response after the half-close: {end!r:.80}")
+    finally:
+        channel.close()
+    return ping_pong_result(meter)
+
+
+def ping_pong_grpcio_sync(port: int, meter_args: tuple[float, float]) -> dict[str, Any]:
+    """Blocking API: a request iterator fed through a queue; each echo read before the next."""
+    import queue
+
+    import grpc
+
+    requests: queue.Queue[BytesValue | None] = queue.Queue()
+
+    def request_iterator() -> Iterator[BytesValue]:
+        while (item := requests.get()) is not None:
+            yield item
+
+    def round_trip(request: BytesValue) -> Any:
+        requests.put(request)
+        return next(responses, None)
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        method = channel.stream_stream(
+            PING_PONG,
+            request_serializer=BytesValue.SerializeToString,
+            response_deserializer=BytesValue.FromString,
+        )
+        responses = method(request_iterator(), timeout=sum(meter_args) + 20)
+        try:
+            for i, size in enumerate(PING_PONG_CHECK_SIZES):
+                data = payload(size, i)
+                reply = round_trip(BytesValue(value=data))
+                if not isinstance(reply, BytesValue) or reply.value != data:
+                    raise SystemExit(f"ping-pong echo mismatch for {size} bytes: {reply!r:.80}")
+            data = payload(SIZE, 3)
+            request = BytesValue(value=data)
+            meter = Meter(*meter_args)
+            while True:
+                reply = round_trip(request)
+                if not isinstance(reply, BytesValue) or reply.value != data:
+                    raise SystemExit(f"ping-pong echo mismatch: {reply!r:.80}")
+                if not meter.tick():
+                    break
+        finally:
+            requests.put(None)  # half-close (and never leave the request thread waiting)
+        rest = list(responses)  # raises RpcError unless the status is OK
+        if rest:
+            raise SystemExit(f"ping-pong: {len(rest)} responses after the half-close")
+        if responses.code() != grpc.StatusCode.OK:
+            raise SystemExit(f"ping-pong ended with {responses.code()}")
+    return ping_pong_result(meter)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -169,26 +313,41 @@ def main() -> None:
         choices=("grpcx", "grpcx-uvloop", "grpcio-aio", "grpcio-sync", "grpclib"),
     )
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--mode", choices=("unary", "pingpong"), default="unary")
     parser.add_argument("--conc", type=int, default=64)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=5.0)
     args = parser.parse_args()
     meter_args = (args.warmup, args.duration)
+    budget = args.warmup + args.duration + 20
     if args.impl == "grpcio-sync":
-        result = run_grpcio_sync(args.port, args.conc, meter_args)
+        if args.mode == "pingpong":
+            result = ping_pong_grpcio_sync(args.port, meter_args)
+        else:
+            result = run_grpcio_sync(args.port, args.conc, meter_args)
     else:
         if args.impl == "grpcx-uvloop":
             from bench.suite.common import install_uvloop
 
             install_uvloop()
-        runner = {
-            "grpcx": run_grpcx,
-            "grpcx-uvloop": run_grpcx,
-            "grpcio-aio": run_grpcio_aio,
-            "grpclib": run_grpclib,
-        }[args.impl]
-        budget = args.warmup + args.duration + 20
-        result = asyncio.run(asyncio.wait_for(runner(args.port, args.conc, meter_args), budget))
+        coro: Awaitable[dict[str, Any]]
+        if args.mode == "pingpong":
+            pinger = {
+                "grpcx": ping_pong_grpcx,
+                "grpcx-uvloop": ping_pong_grpcx,
+                "grpcio-aio": ping_pong_grpcio_aio,
+                "grpclib": ping_pong_grpclib,
+            }[args.impl]
+            coro = pinger(args.port, meter_args)
+        else:
+            runner = {
+                "grpcx": run_grpcx,
+                "grpcx-uvloop": run_grpcx,
+                "grpcio-aio": run_grpcio_aio,
+                "grpclib": run_grpclib,
+            }[args.impl]
+            coro = runner(args.port, args.conc, meter_args)
+        result = asyncio.run(asyncio.wait_for(coro, budget))
     print(json.dumps(result), flush=True)
 
 

@@ -88,6 +88,13 @@ SCENARIOS = [
         "client_streaming", "client streaming 200k x 100 B", "msgs/s", True, "client_streaming"
     ),
     Scenario("ping_pong", "bidi ping-pong, one stream", "round trips/s", True, "ping_pong"),
+    Scenario(
+        "ping_pong_own",
+        "bidi ping-pong, one stream, own client and server",
+        "round trips/s",
+        True,
+        "ping_pong_own",
+    ),
     Scenario("unary_1mb", "unary 1 MiB echo, 4 in flight", "MiB/s", True, "unary_1mb"),
     Scenario("latency_p50", "p50 latency at fixed load", "ms", False, "latency"),
     Scenario("latency_p99", "p99 latency at fixed load", "ms", False, "latency"),
@@ -456,14 +463,43 @@ def client_unary(cfg: Config, client: str, port: int) -> dict[str, Any]:
             f"{cfg.duration}s",
         )
     else:
-        cmd = [
-            PY, "-m", "bench.suite.clients", "--impl", client, "--port", str(port),
-            "--conc", "64", "--warmup", f"{cfg.warmup}", "--duration", f"{cfg.duration}",
-        ]  # fmt: skip
-        out = run_load(cfg, cmd, cfg.warmup + cfg.duration + 60, {"PYTHONPATH": str(ROOT)})
-        r = json.loads(out.strip().splitlines()[-1])
+        r = own_client(cfg, client, port, "--conc", "64")
     if r["calls"] <= 0:
         raise Failed("no call completed")
+    return {"value": r["rate"], **r}
+
+
+def own_client(cfg: Config, client: str, port: int, *args: str) -> dict[str, Any]:
+    """A Python implementation's own client (clients.py) on the load CPU; its JSON result."""
+    cmd = [
+        PY, "-m", "bench.suite.clients", "--impl", client, "--port", str(port), *args,
+        "--warmup", f"{cfg.warmup}", "--duration", f"{cfg.duration}",
+    ]  # fmt: skip
+    out = run_load(cfg, cmd, cfg.warmup + cfg.duration + 60, {"PYTHONPATH": str(ROOT)})
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if not lines:
+        raise Failed(f"clients {client}: no result in {out[-300:]!r}")
+    return dict(json.loads(lines[-1]))
+
+
+def ping_pong_own(cfg: Config, impl: str) -> dict[str, Any]:
+    """``impl``'s own client against its own server: one PingPong stream, 100 B round trips.
+
+    The client checks every echo and the stream's OK status (any failure exits non-zero);
+    the server is checked by the grpc-go verifier before and after.
+    """
+    with running(impl, cfg) as server:
+        verify(cfg, server)
+        if impl == "grpc-go":
+            r = go_client(
+                cfg, server.port, "pingpong",
+                "-warmup", f"{cfg.warmup}s", "-duration", f"{cfg.duration}s",
+            )  # fmt: skip
+        else:
+            r = own_client(cfg, impl, server.port, "--mode", "pingpong")
+        if int(r["round_trips"]) <= 0:
+            raise Failed("no round trip completed")
+        verify(cfg, server)
     return {"value": r["rate"], **r}
 
 
@@ -913,6 +949,12 @@ def main() -> int:
                 record("client_unary", client, client_unary, cfg, client, server.port)
             with contextlib.suppress(Failed):
                 verify(cfg, server)
+
+    if "ping_pong_own" in groups:
+        log(cfg, "== ping-pong, each implementation's own client against its own server")
+        for impl in CLIENT_IMPLS:
+            if impl in impls:
+                record("ping_pong_own", impl, ping_pong_own, cfg, impl)
 
     for group, key, fn in (
         ("idle_connections", "idle_connection_memory", idle_connections),

@@ -78,6 +78,40 @@ def test_table_marks_failures_and_never_shows_them_as_figures() -> None:
     assert "| 10.00x | 2.00x |" in table
 
 
+def test_ping_pong_has_a_go_client_row_and_an_own_client_row() -> None:
+    by_key = {s.key: s for s in run.SCENARIOS}
+    assert by_key["ping_pong"].group == "ping_pong"
+    own = by_key["ping_pong_own"]
+    assert own.group == "ping_pong_own" and own.group in run.GROUPS
+    assert own.unit == "round trips/s" and own.higher_is_better
+    assert own.group not in run.LOAD_GROUPS  # a fresh server per implementation
+    # Every implementation with its own client has its own server to pair it with.
+    assert set(run.CLIENT_IMPLS) <= set(run.SERVER_IMPLS)
+
+
+def test_own_ping_pong_row_gets_ratios() -> None:
+    results: dict[str, dict[str, dict[str, Any]]] = {
+        "ping_pong_own": {
+            "grpcx": {"value": 30_000.0},
+            "grpcio-sync": {"value": 10_000.0},
+            "grpcio-aio": {"value": 12_000.0},
+            "grpclib": {"value": None, "error": "ping-pong echo mismatch"},
+            "grpc-go": {"value": 20_000.0},
+        }
+    }
+    run.add_ratios(results)
+    row = results["ping_pong_own"]["grpcx"]
+    assert row["ratio_vs_grpcio_best"] == pytest.approx(2.5)
+    assert row["ratio_vs_grpc_go"] == pytest.approx(1.5)
+    meta = {
+        "started": "now", "cpu": "cpu", "cores": 2, "loadavg_start": "0", "loadavg_end": "0",
+        "duration": 5.0, "warmup": 1.0, "server_cpus": "0", "load_cpus": "1",
+    }  # fmt: skip
+    table = run.markdown(results, ["grpcx", "grpcio-sync", "grpcio-aio", "grpclib"], meta)
+    assert "| bidi ping-pong, one stream, own client and server | 2.50x | 1.50x |" in table
+    assert "- ping_pong_own / grpclib: FAILED: ping-pong echo mismatch" in table
+
+
 def test_h2load_output_is_checked() -> None:
     good = (
         "requests: 100 total, 100 started, 100 done, 100 succeeded, 0 failed, 0 errored, "
@@ -100,7 +134,8 @@ def test_quick_run_end_to_end(tmp_path: Path) -> None:
     proc = subprocess.run(
         [
             sys.executable, "-m", "bench.suite.run", "--quick", "--duration", "1",
-            "--impl", "grpcx,grpc-go", "--only", "h2load_pipelined,server_streaming,ping_pong",
+            "--impl", "grpcx,grpc-go", "--only",
+            "h2load_pipelined,server_streaming,ping_pong,ping_pong_own",
             "--json", str(out), "--md", str(tmp_path / "out.md"),
         ],
         cwd=ROOT,
@@ -111,6 +146,9 @@ def test_quick_run_end_to_end(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     go = report["results"]["unary_pipelined"]["grpc-go"]
     assert go["value"] > 0 and go["served_by_handler"] >= go["calls"], proc.stderr
+    own = report["results"]["ping_pong_own"]
+    assert set(own) == {"grpcx", "grpc-go"}, proc.stderr
+    assert own["grpc-go"]["value"] > 0 and own["grpc-go"]["round_trips"] > 0, proc.stderr
     failed = [
         (k, i) for k, row in report["results"].items() for i, r in row.items() if r.get("error")
     ]
