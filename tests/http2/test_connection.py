@@ -889,6 +889,60 @@ def test_peer_exceeding_windows(make_peer: Any) -> None:
     assert_connection_error(peer, events, ErrorCode.FLOW_CONTROL_ERROR)
 
 
+def test_consecutive_data_frames_on_a_stream_arrive_as_one_event(peer: RawPeer) -> None:
+    open_request(peer, 1)
+    open_request(peer, 3)
+    window = peer.conn.local_window(0)
+    frames = [fr.build_data(1, b"a%d" % i) for i in range(5)]
+    events = peer.send(*frames, fr.build_data(3, b"other"), fr.build_data(1, b"b"))
+    assert events == [
+        DataReceived(1, b"a0a1a2a3a4", 10, False),
+        DataReceived(3, b"other", 5, False),
+        DataReceived(1, b"b", 1, False),
+    ]
+    # END_STREAM and padding leave the run: what came before is still delivered first, in
+    # order, and flow-controlled lengths add up (padding included).
+    events = peer.send(
+        fr.build_data(1, b"c"),
+        fr.build_data(1, b"d"),
+        fr.build_data(1, b"e", pad_length=3),
+        fr.build_data(1, b"f"),
+        fr.build_data(1, b"g", end_stream=True),
+    )
+    assert events == [
+        DataReceived(1, b"cd", 2, False),
+        DataReceived(1, b"ef", 6, False),
+        DataReceived(1, b"g", 1, True),
+    ]
+    # Every byte is owed to the windows exactly once.
+    assert window - peer.conn.local_window(0) == 10 + 5 + 1 + 2 + 6 + 1
+    # Other frame types end a run too (here a PING between two DATA frames).
+    events = peer.send(fr.build_data(3, b"x"), fr.build_ping(b"12345678"), fr.build_data(3, b"y"))
+    assert events == [
+        DataReceived(3, b"x", 1, False),
+        PingReceived(b"12345678"),
+        DataReceived(3, b"y", 1, False),
+    ]
+
+
+def test_window_exceeded_inside_a_run_delivers_what_fit(make_peer: Any) -> None:
+    peer = make_peer(config=H2Config(initial_window_size=100, connection_window_size=65_535))
+    peer.send(fr.build_settings(ack=True))
+    open_request(peer, 1)
+    events = peer.send(
+        fr.build_data(1, b"x" * 60), fr.build_data(1, b"y" * 40), fr.build_data(1, b"z")
+    )
+    assert events[0] == DataReceived(1, b"x" * 60 + b"y" * 40, 100, False)
+    assert [type(e) for e in events[1:]] == [StreamReset]
+    assert resets(peer.read()) == {1: ErrorCode.FLOW_CONTROL_ERROR}
+    # A connection error inside a run: the run's data still comes first, then the end.
+    peer = make_peer(config=H2Config(connection_window_size=65_535))
+    open_request(peer, 3)
+    events = peer.send(*[fr.build_data(3, b"w" * 16_000) for _ in range(5)])
+    assert events[0] == DataReceived(3, b"w" * 64_000, 64_000, False)
+    assert_connection_error(peer, events, ErrorCode.FLOW_CONTROL_ERROR)
+
+
 def test_initial_window_size_change_adjusts_open_streams(make_peer: Any) -> None:
     peer = make_peer(conn_is_client=True)
     conn = peer.conn

@@ -194,6 +194,8 @@ _VALID_FIELDS_MAX = 4096
 # Whole request, response and trailer lists found valid, per connection (see
 # _on_header_block).
 _VALID_REQUESTS_MAX = 64
+# DATA flags that take a frame out of a coalesced run (see receive_data).
+_PLAIN_DATA_EXCLUDED = FLAG_END_STREAM | FLAG_PADDED
 
 
 def _check_fields(headers: Sequence[tuple[bytes, bytes]], stream_id: int) -> None:
@@ -588,6 +590,16 @@ class H2Connection:
         self._now = now
         events: list[Event] = []
         self._events = events
+        # Consecutive DATA frames on one stream are delivered as one DataReceived (frame
+        # boundaries carry no meaning, RFC 9113 §8.1): a peer writing one small frame
+        # per message (grpc-go does) would otherwise cost an event, a state-table step
+        # and a driver callback per frame. The run's first frame goes through _on_data;
+        # later ones only need what could make them differ from it (flags, windows).
+        run_sid = 0
+        run_stream: _Stream | None = None
+        run_index = 0
+        run_parts: list[bytes] = []
+        run_flow = 0
         try:
             if self._preface_pending:
                 rest = self._receive_preface(data)
@@ -601,6 +613,26 @@ class H2Connection:
             # for our limit ends the connection before the batch is handled; any frames
             # before it are dropped with it, which the GOAWAY's last-stream-id reflects.
             for frame_type, flags, stream_id, payload in reader.read_frames():
+                if run_sid:
+                    if (
+                        stream_id == run_sid
+                        and frame_type == 0
+                        and not flags & _PLAIN_DATA_EXCLUDED
+                        and payload
+                    ):
+                        length = len(payload)
+                        assert run_stream is not None
+                        if length <= self._recv_window and length <= run_stream.recv_window:
+                            self._recv_window -= length
+                            run_stream.recv_window -= length
+                            run_parts.append(payload)
+                            run_flow += length
+                            continue
+                    if len(run_parts) > 1:
+                        events[run_index] = DataReceived(
+                            run_sid, b"".join(run_parts), run_flow, False
+                        )
+                    run_sid = 0
                 if self._terminated:
                     break
                 if self._hb_stream:
@@ -620,7 +652,24 @@ class H2Connection:
                     handlers[frame_type](flags, stream_id, payload)
                 except H2StreamError as exc:
                     self._stream_error(exc)
+                    continue
+                if frame_type == 0 and events:
+                    last = events[-1]
+                    if (
+                        type(last) is DataReceived
+                        and last.stream_id == stream_id
+                        and not last.end_stream
+                    ):
+                        run_sid = stream_id
+                        run_stream = self._streams[stream_id]
+                        run_index = len(events) - 1
+                        run_parts = [last.data]
+                        run_flow = last.flow_controlled_length
+            if run_sid and len(run_parts) > 1:
+                events[run_index] = DataReceived(run_sid, b"".join(run_parts), run_flow, False)
         except H2ConnectionError as exc:
+            if run_sid and len(run_parts) > 1:
+                events[run_index] = DataReceived(run_sid, b"".join(run_parts), run_flow, False)
             self._terminate(exc.code, exc.message or str(exc))
         return events
 
