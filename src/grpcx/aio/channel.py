@@ -280,6 +280,7 @@ class _CallState:
         "connection",
         "deframer",
         "done",
+        "end_waiter",
         "headers_seen",
         "held",
         "initial_metadata",
@@ -310,6 +311,7 @@ class _CallState:
         self.done = False
         self.waiter: asyncio.Future[None] | None = None
         self.more_waiters: list[asyncio.Future[None]] | None = None
+        self.end_waiter: asyncio.Future[None] | None = None  # woken only by the end
         self.timer: asyncio.TimerHandle | None = None
 
     def _wake(self) -> None:
@@ -446,6 +448,9 @@ class _CallState:
         if self.initial_metadata is None:
             self.initial_metadata = Metadata()
         self._wake()
+        waiter = self.end_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         self.connection.forget(self)
 
     async def wait(self) -> None:
@@ -484,30 +489,34 @@ class _CallState:
 class Call(Generic[RequestT, ResponseT]):
     """What every call offers: metadata, status, cancellation."""
 
+    # Defaults as class attributes: most calls never change them, and an attribute that
+    # is never set costs nothing per call.
+    _state: _CallState | None = None
+    _cancelled = False
+    _started: asyncio.Future[None] | None = None
+    _start_error: RpcError | None = None
+
     def __init__(
         self,
-        channel: Channel,
-        path: bytes,
-        serializer: Callable[[RequestT], bytes],
-        deserializer: Callable[[bytes], ResponseT],
+        method: _Method[RequestT, ResponseT],
         timeout: float | None,
         metadata: MetadataLike,
         compression: str | None,
     ) -> None:
+        channel = method._channel
         self._channel = channel
-        self._path = path
-        self._serializer = serializer
-        self._deserializer = deserializer
-        self._timeout = timeout
-        self._metadata = Metadata.coerce(metadata)
-        name = compression if compression is not None else channel._compression
-        self._codec = get_codec(name) if name not in (None, "identity") else None
-        if name not in (None, "identity") and self._codec is None:
-            raise ValueError(f"unknown compression {name!r}")
-        self._state: _CallState | None = None
-        self._cancelled = False
-        self._started: asyncio.Future[None] | None = None
-        self._start_error: RpcError | None = None
+        self._path = method._path
+        self._serializer = method._serializer
+        self._deserializer = method._deserializer
+        self._metadata = Metadata.coerce(metadata) if metadata is not None else None
+        if compression is None:
+            compression = channel._compression
+        if compression is None or compression == "identity":
+            self._codec: Codec | None = None
+        else:
+            self._codec = get_codec(compression)
+            if self._codec is None:
+                raise ValueError(f"unknown compression {compression!r}")
         self._deadline = channel._loop.time() + timeout if timeout is not None else None
 
     # -- opening the stream
@@ -534,54 +543,11 @@ class Call(Generic[RequestT, ResponseT]):
         if self._cancelled:
             raise RpcError(StatusCode.CANCELLED, "call cancelled")
         self._opening = True
-        try:  # (inline rather than a helper coroutine: one frame less per call)
-            channel = self._channel
-            connection = await channel._connection_for_call(self._deadline)
+        try:
+            connection = await self._channel._connection_for_call(self._deadline)
             if self._cancelled:  # cancel() while this call waited for its connection
                 raise RpcError(StatusCode.CANCELLED, "call cancelled")
-            state = _CallState(connection, channel._max_receive)
-            timeout = None
-            if self._deadline is not None:
-                timeout = self._deadline - channel._loop.time()
-                if timeout <= 0:
-                    raise RpcError(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
-            plain = timeout is None and self._metadata is None and self._codec is None
-            headers = channel._request_headers.get(self._path) if plain else None
-            if headers is None:
-                try:
-                    headers = tuple(
-                        build_request_headers(
-                            self._path,
-                            channel._authority,
-                            scheme=channel._scheme,
-                            timeout=timeout,
-                            encoding=self._codec.name if self._codec is not None else None,
-                            accept_encoding=_ACCEPT_ENCODING,
-                            metadata=self._metadata,
-                        )
-                    )
-                except MetadataError as exc:
-                    raise RpcError(StatusCode.INTERNAL, f"invalid metadata: {exc}") from None
-                if plain and len(channel._request_headers) < _PARSE_CACHE_SIZE * 4:
-                    # The same tuple every call: HPACK encodes it from its block cache.
-                    channel._request_headers[self._path] = headers
-            h2 = connection.h2
-            try:
-                stream_id = h2.get_next_stream_id()
-                if first is None:
-                    h2.send_headers(stream_id, headers, end_stream=end_stream)
-                else:
-                    h2.send_headers(stream_id, headers)
-                    h2.send_data(stream_id, first, end_stream=end_stream)
-            except LocalProtocolError as exc:
-                raise RpcError(StatusCode.UNAVAILABLE, f"could not start the call: {exc}") from None
-            state.stream_id = stream_id
-            connection.calls[stream_id] = state
-            self._state = state
-            if self._deadline is not None:
-                state.timer = channel._loop.call_at(self._deadline, self._on_deadline)
-            connection.schedule_flush()
-            return state
+            return self._open(connection, end_stream, first)
         except RpcError as exc:
             self._start_error = exc
             raise
@@ -589,6 +555,55 @@ class Call(Generic[RequestT, ResponseT]):
             self._opening = False
             if self._started is not None and not self._started.done():
                 self._started.set_result(None)
+
+    def _open(
+        self, connection: _ClientConnection, end_stream: bool, first: bytes | None
+    ) -> _CallState:
+        """Open the stream on ``connection`` (which has a free slot): headers, ``first``."""
+        channel = self._channel
+        timeout = None
+        if self._deadline is not None:
+            timeout = self._deadline - channel._loop.time()
+            if timeout <= 0:
+                raise RpcError(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+        plain = timeout is None and self._metadata is None and self._codec is None
+        headers = channel._request_headers.get(self._path) if plain else None
+        if headers is None:
+            try:
+                headers = tuple(
+                    build_request_headers(
+                        self._path,
+                        channel._authority,
+                        scheme=channel._scheme,
+                        timeout=timeout,
+                        encoding=self._codec.name if self._codec is not None else None,
+                        accept_encoding=_ACCEPT_ENCODING,
+                        metadata=self._metadata,
+                    )
+                )
+            except MetadataError as exc:
+                raise RpcError(StatusCode.INTERNAL, f"invalid metadata: {exc}") from None
+            if plain and len(channel._request_headers) < _PARSE_CACHE_SIZE * 4:
+                # The same tuple every call: HPACK encodes it from its block cache.
+                channel._request_headers[self._path] = headers
+        h2 = connection.h2
+        try:
+            stream_id = h2.get_next_stream_id()
+            if first is None:
+                h2.send_headers(stream_id, headers, end_stream=end_stream)
+            else:
+                h2.send_headers(stream_id, headers)
+                h2.send_data(stream_id, first, end_stream=end_stream)
+        except LocalProtocolError as exc:
+            raise RpcError(StatusCode.UNAVAILABLE, f"could not start the call: {exc}") from None
+        state = _CallState(connection, channel._max_receive)
+        state.stream_id = stream_id
+        connection.calls[stream_id] = state
+        self._state = state
+        if self._deadline is not None:
+            state.timer = channel._loop.call_at(self._deadline, self._on_deadline)
+        connection.schedule_flush()
+        return state
 
     # Transparent retry (gRFC A6): a call whose stream the server refused unprocessed is
     # sent again once, on whatever connection the channel has then. Only calls whose
@@ -791,6 +806,10 @@ class _UnaryResponseCall(Call[RequestT, ResponseT]):
             raise
         if self._has_response:  # decoded meanwhile by another await of this call
             return self._response_value  # type: ignore[no-any-return,unused-ignore]
+        return self._result(state)
+
+    def _result(self, state: _CallState) -> ResponseT:
+        """The response of the ended call ``state``, or its error raised."""
         assert state.status is not None
         self._raise_status(state.status)
         if len(state.messages) != 1:
@@ -808,8 +827,15 @@ class _UnaryResponseCall(Call[RequestT, ResponseT]):
 class UnaryUnaryCall(_UnaryResponseCall[RequestT, ResponseT]):
     """One request, one response: ``await call`` gives the response."""
 
-    def __init__(self, request: RequestT, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(
+        self,
+        request: RequestT,
+        method: _Method[RequestT, ResponseT],
+        timeout: float | None,
+        metadata: MetadataLike,
+        compression: str | None,
+    ) -> None:
+        super().__init__(method, timeout, metadata, compression)
         self._request = request
 
     _replayable = True
@@ -835,7 +861,38 @@ class UnaryUnaryCall(_UnaryResponseCall[RequestT, ResponseT]):
                 await self._start(True, self._encode(self._request))
 
     def __await__(self) -> Generator[Any, None, ResponseT]:
-        return self._run().__await__()
+        # The common case without a coroutine: the channel's connection has a free slot, so
+        # the call opens at once and waits on one future for its end.
+        if (
+            self._state is None
+            and not self._opening
+            and self._start_error is None
+            and not self._cancelled
+        ):
+            connection = self._channel._connection
+            if connection is not None and connection.usable and connection.h2.can_open_stream:
+                first = self._encode(self._request)
+                try:
+                    state = self._open(connection, True, first)
+                except RpcError as exc:
+                    self._start_error = exc
+                    raise
+                if not state.done:
+                    waiter = connection.loop.create_future()
+                    state.end_waiter = waiter
+                    try:
+                        yield from waiter
+                    except asyncio.CancelledError:
+                        self.cancel()
+                        raise
+                    finally:
+                        state.end_waiter = None
+                try:
+                    return self._result(state)
+                except RpcError:
+                    if not self._retry_refused():
+                        raise
+        return (yield from self._run().__await__())
 
 
 class UnaryStreamCall(_ReadingCall[RequestT, ResponseT]):
@@ -843,8 +900,15 @@ class UnaryStreamCall(_ReadingCall[RequestT, ResponseT]):
 
     _replayable = True
 
-    def __init__(self, request: RequestT, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(
+        self,
+        request: RequestT,
+        method: _Method[RequestT, ResponseT],
+        timeout: float | None,
+        metadata: MetadataLike,
+        compression: str | None,
+    ) -> None:
+        super().__init__(method, timeout, metadata, compression)
         self._request = request
 
     async def _ensure_started(self) -> None:
@@ -909,8 +973,15 @@ class _WritingMixin(Call[RequestT, ResponseT]):
 class StreamUnaryCall(_WritingMixin[RequestT, ResponseT], _UnaryResponseCall[RequestT, ResponseT]):
     """A stream of requests, one response: ``write()``/``done_writing()``, then await."""
 
-    def __init__(self, requests: Any, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(
+        self,
+        requests: Any,
+        method: _Method[RequestT, ResponseT],
+        timeout: float | None,
+        metadata: MetadataLike,
+        compression: str | None,
+    ) -> None:
+        super().__init__(method, timeout, metadata, compression)
         self._requests = requests
         self._sender: asyncio.Task[None] | None = None
 
@@ -934,8 +1005,15 @@ class StreamUnaryCall(_WritingMixin[RequestT, ResponseT], _UnaryResponseCall[Req
 class StreamStreamCall(_WritingMixin[RequestT, ResponseT], _ReadingCall[RequestT, ResponseT]):
     """Streams both ways: ``write()``, ``done_writing()``, ``read()`` / ``async for``."""
 
-    def __init__(self, requests: Any, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(
+        self,
+        requests: Any,
+        method: _Method[RequestT, ResponseT],
+        timeout: float | None,
+        metadata: MetadataLike,
+        compression: str | None,
+    ) -> None:
+        super().__init__(method, timeout, metadata, compression)
         self._requests = requests
         self._sender: asyncio.Task[None] | None = None
 
@@ -966,19 +1044,6 @@ class _Method(Generic[RequestT, ResponseT]):
         self._serializer = request_serializer
         self._deserializer = response_deserializer
 
-    def _args(
-        self, timeout: float | None, metadata: MetadataLike, compression: str | None
-    ) -> tuple[Any, ...]:
-        return (
-            self._channel,
-            self._path,
-            self._serializer,
-            self._deserializer,
-            timeout,
-            metadata,
-            compression,
-        )
-
 
 class UnaryUnaryMethod(_Method[RequestT, ResponseT]):
     """Calls a unary method: ``await method(request, timeout=..., metadata=...)``."""
@@ -991,7 +1056,7 @@ class UnaryUnaryMethod(_Method[RequestT, ResponseT]):
         metadata: MetadataLike = None,
         compression: str | None = None,
     ) -> UnaryUnaryCall[RequestT, ResponseT]:
-        return UnaryUnaryCall(request, *self._args(timeout, metadata, compression))
+        return UnaryUnaryCall(request, self, timeout, metadata, compression)
 
 
 class UnaryStreamMethod(_Method[RequestT, ResponseT]):
@@ -1005,7 +1070,7 @@ class UnaryStreamMethod(_Method[RequestT, ResponseT]):
         metadata: MetadataLike = None,
         compression: str | None = None,
     ) -> UnaryStreamCall[RequestT, ResponseT]:
-        return UnaryStreamCall(request, *self._args(timeout, metadata, compression))
+        return UnaryStreamCall(request, self, timeout, metadata, compression)
 
 
 class StreamUnaryMethod(_Method[RequestT, ResponseT]):
@@ -1019,7 +1084,7 @@ class StreamUnaryMethod(_Method[RequestT, ResponseT]):
         metadata: MetadataLike = None,
         compression: str | None = None,
     ) -> StreamUnaryCall[RequestT, ResponseT]:
-        return StreamUnaryCall(request_iterator, *self._args(timeout, metadata, compression))
+        return StreamUnaryCall(request_iterator, self, timeout, metadata, compression)
 
 
 class StreamStreamMethod(_Method[RequestT, ResponseT]):
@@ -1033,7 +1098,7 @@ class StreamStreamMethod(_Method[RequestT, ResponseT]):
         metadata: MetadataLike = None,
         compression: str | None = None,
     ) -> StreamStreamCall[RequestT, ResponseT]:
-        return StreamStreamCall(request_iterator, *self._args(timeout, metadata, compression))
+        return StreamStreamCall(request_iterator, self, timeout, metadata, compression)
 
 
 def _identity(data: bytes) -> bytes:
