@@ -599,7 +599,9 @@ class H2Connection:
         run_stream: _Stream | None = None
         run_index = 0
         run_parts: list[bytes] = []
-        run_flow = 0
+        run_flow = 0  # the flow-controlled length of the run's first frame
+        run_extra = 0  # and of the frames after it, taken from both windows when it ends
+        run_room = 0  # what both windows allowed after the first frame
         try:
             if self._preface_pending:
                 rest = self._receive_preface(data)
@@ -620,18 +622,14 @@ class H2Connection:
                         and not flags & _PLAIN_DATA_EXCLUDED
                         and payload
                     ):
-                        length = len(payload)
-                        assert run_stream is not None
-                        if length <= self._recv_window and length <= run_stream.recv_window:
-                            self._recv_window -= length
-                            run_stream.recv_window -= length
+                        length = run_extra + len(payload)
+                        if length <= run_room:
+                            run_extra = length
                             run_parts.append(payload)
-                            run_flow += length
                             continue
-                    if len(run_parts) > 1:
-                        events[run_index] = DataReceived(
-                            run_sid, b"".join(run_parts), run_flow, False
-                        )
+                    if run_extra:
+                        self._end_run(run_stream, run_index, run_parts, run_flow, run_extra)
+                        run_extra = 0
                     run_sid = 0
                 if self._terminated:
                     break
@@ -665,13 +663,23 @@ class H2Connection:
                         run_index = len(events) - 1
                         run_parts = [last.data]
                         run_flow = last.flow_controlled_length
-            if run_sid and len(run_parts) > 1:
-                events[run_index] = DataReceived(run_sid, b"".join(run_parts), run_flow, False)
+                        run_extra = 0
+                        run_room = min(self._recv_window, run_stream.recv_window)
+            if run_extra:
+                self._end_run(run_stream, run_index, run_parts, run_flow, run_extra)
         except H2ConnectionError as exc:
-            if run_sid and len(run_parts) > 1:
-                events[run_index] = DataReceived(run_sid, b"".join(run_parts), run_flow, False)
+            # (A run has always ended before anything that can raise.)
             self._terminate(exc.code, exc.message or str(exc))
         return events
+
+    def _end_run(
+        self, stream: _Stream | None, index: int, parts: list[bytes], flow: int, extra: int
+    ) -> None:
+        """Deliver a run of DATA frames (see receive_data) as its first frame's event."""
+        assert stream is not None
+        self._recv_window -= extra
+        stream.recv_window -= extra
+        self._events[index] = DataReceived(stream.stream_id, b"".join(parts), flow + extra, False)
 
     def _receive_preface(self, data: bytes) -> bytes | None:
         buf = self._preface_buf + data
