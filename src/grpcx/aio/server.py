@@ -233,8 +233,8 @@ class _RequestStream:
             finally:
                 call.reader_waiter = None
         compressed, payload = messages.popleft()
-        # consumed() and decode_request() inlined for the common case: this runs once
-        # per request message of every streaming call.
+        # Flow-control release and decode_request() inlined for the common case: this runs
+        # once per request message of every streaming call.
         queued = call.queued_bytes = call.queued_bytes - len(payload) - 5
         if call.held_bytes and queued <= _REQUEST_BUFFER:
             held, call.held_bytes = call.held_bytes, 0
