@@ -351,6 +351,41 @@ async def test_client_against_bad_responses(bad_server, frame, name, code):
     assert info.value.code == code
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("split", b"abcdef"),  # one message over several DATA frames
+        ("prefix_alone", b"abcdef"),  # the 5-byte prefix in a frame of its own
+        ("empty_data_first", b"abcdef"),
+        ("two_frames", StatusCode.INTERNAL),  # two whole messages, one per frame
+        ("bad_flag", StatusCode.INTERNAL),
+    ],
+)
+async def test_client_response_framing(bad_server, frame, name, expected):
+    message = frame(b"abcdef")
+    pieces = {
+        "split": [message[:3], message[3:7], message[7:]],
+        "prefix_alone": [message[:5], message[5:]],
+        "empty_data_first": [b"", message],
+        "two_frames": [message, frame(b"g")],
+        "bad_flag": [b"\x02" + message[1:]],
+    }[name]
+
+    def respond(conn: h2.connection.H2Connection, sid: int) -> None:
+        conn.send_headers(sid, OK_HEADERS)
+        for piece in pieces:
+            conn.send_data(sid, piece)
+        conn.send_headers(sid, [(b"grpc-status", b"0")], end_stream=True)
+
+    method = await bad_server(respond)
+    if isinstance(expected, bytes):
+        assert await asyncio.wait_for(method(b"x"), WAIT) == expected
+        return
+    with pytest.raises(RpcError) as info:
+        await asyncio.wait_for(method(b"x"), WAIT)
+    assert info.value.code == expected
+
+
 @pytest.mark.parametrize("value", [b"", b"123456789S", b"10x", b"-5S", b"1.5S"])
 async def test_malformed_grpc_timeout_is_internal(target, frame, value):
     client = await target.client()

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import random
 import ssl as _ssl
+import struct
 from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable
 from typing import Any, Generic, TypeVar
@@ -66,6 +67,7 @@ _ACCEPT_ENCODING = accept_encoding_header()
 _RECEIVE_BUFFER = 256 << 10  # streamed responses waiting for the reader, before pushback
 _SEND_BUFFER = 256 << 10  # request bytes queued behind flow control before write() waits
 _PARSE_CACHE_SIZE = 64  # parsed response heads / statuses kept per connection
+_unpack_prefix = struct.Struct(">BI").unpack_from  # a message's flag and length
 
 # doc/connection-backoff.md
 _BACKOFF_INITIAL = 1.0
@@ -217,11 +219,11 @@ class _ClientConnection(H2Protocol):
 
     def data_received(self, data: bytes) -> None:
         h2 = self.h2
+        calls = self.calls
         for event in h2.receive_data(data, self.loop.time()):
-            kind = type(event)
-            if kind is DataReceived:
-                assert isinstance(event, DataReceived)
-                state = self.calls.get(event.stream_id)
+            # Events are final classes: an exact type test, the common three first.
+            if type(event) is DataReceived:
+                state = calls.get(event.stream_id)
                 if state is None:
                     acks = self.acks
                     sid = event.stream_id
@@ -230,43 +232,48 @@ class _ClientConnection(H2Protocol):
                     state.on_data(event.data, event.flow_controlled_length)
                     if event.end_stream:
                         state.on_end(None)
-            elif kind is HeadersReceived:
-                assert isinstance(event, HeadersReceived)
-                state = self.calls.get(event.stream_id)
+            elif type(event) is HeadersReceived:
+                state = calls.get(event.stream_id)
                 if state is not None:
                     state.on_headers(event.headers, event.end_stream)
-            elif kind is TrailersReceived:
-                assert isinstance(event, TrailersReceived)
-                state = self.calls.get(event.stream_id)
+            elif type(event) is TrailersReceived:
+                state = calls.get(event.stream_id)
                 if state is not None:
                     state.on_end(event.headers)
-            elif kind is StreamReset:
-                assert isinstance(event, StreamReset)
-                state = self.calls.get(event.stream_id)
+            elif type(event) is StreamReset:
+                state = calls.get(event.stream_id)
                 if state is not None:
                     state.on_reset(event.error_code)
-            elif kind is SendQueueDrained:
+            elif type(event) is SendQueueDrained:
                 self._wake_writers()
-            elif kind is SettingsReceived:
+            elif type(event) is SettingsReceived:
                 # A larger SETTINGS_MAX_CONCURRENT_STREAMS frees slots: let waiters look.
                 self._wake_slot_waiters()
-            elif kind is GoAwayReceived:
+            elif type(event) is GoAwayReceived:
                 self.draining = True
                 self.channel._connection_draining(self)
-                if not self.calls and self.transport is not None:
+                if not calls and self.transport is not None:
                     self.transport.close()
-            elif kind is ConnectionTerminated:
-                assert isinstance(event, ConnectionTerminated)
+            elif type(event) is ConnectionTerminated:
                 self.error = f"HTTP/2 connection error: {event.reason}"
                 self.acks.clear()
                 self.flush()
                 if self.transport is not None:
                     self.transport.close()
                 return
-        if self.acks:
-            for stream_id, nbytes in self.acks.items():
-                h2.acknowledge_received_data(stream_id, nbytes)
-            self.acks.clear()
+        acks = self.acks
+        if acks:
+            # Streams whose call has ended are closed in the core too: their credit is
+            # the connection's alone, handed back in one sum (stream 0: the connection).
+            ended = 0
+            for stream_id, nbytes in acks.items():
+                if stream_id in calls:
+                    h2.acknowledge_received_data(stream_id, nbytes)
+                else:
+                    ended += nbytes
+            if ended:
+                h2.acknowledge_received_data(0, ended)
+            acks.clear()
         out = h2.data_to_send()
         if out and self.transport is not None:
             self.transport.write(out)
@@ -295,10 +302,11 @@ class _CallState:
         "waiter",
     )
 
-    def __init__(self, connection: _ClientConnection, max_receive: int) -> None:
+    def __init__(self, connection: _ClientConnection, stream_id: int, max_receive: int) -> None:
         self.connection = connection
-        self.stream_id = 0
-        self.deframer = MessageDeframer(max_receive)
+        self.stream_id = stream_id
+        # Made at the first DATA that is not exactly one whole message (see on_data).
+        self.deframer: MessageDeframer | None = None
         self.max_receive = max_receive
         self.codec: Codec | None = None
         self.messages: deque[tuple[bool, bytes]] = deque()
@@ -350,7 +358,8 @@ class _CallState:
             if self.codec is None:
                 self.fail(StatusCode.INTERNAL, f"unsupported response encoding {head.encoding}")
                 return
-        self._wake()
+        if self.waiter is not None or self.more_waiters:
+            self._wake()
 
     def on_data(self, data: bytes, flow_length: int) -> None:
         connection = self.connection
@@ -361,8 +370,27 @@ class _CallState:
             if not self.done:
                 self.fail(StatusCode.INTERNAL, "DATA before response headers")
             return
+        deframer = self.deframer
+        if deframer is None:
+            # A unary response's DATA is almost always one whole message: take it as it
+            # is. Anything else (a partial message, several, a bad prefix: the deframer
+            # reports it) goes through a deframer from here on.
+            size = len(data)
+            if size >= 5:
+                flag, length = _unpack_prefix(data)
+                if size - 5 == length <= self.max_receive and flag <= 1:
+                    self.messages.append((flag == 1, data[5:]))
+                    self.queued += size
+                    if self.waiter is not None or self.more_waiters:
+                        self._wake()
+                    if self.queued <= _RECEIVE_BUFFER:
+                        acks[self.stream_id] = acks.get(self.stream_id, 0) + flow_length
+                    else:
+                        self.held += flow_length
+                    return
+            deframer = self.deframer = MessageDeframer(self.max_receive)
         try:
-            messages = self.deframer.feed(data)
+            messages = deframer.feed(data)
         except ProtocolStatusError as exc:
             acks[self.stream_id] = acks.get(self.stream_id, 0) + flow_length
             self.fail(exc.code, exc.message)
@@ -373,7 +401,8 @@ class _CallState:
             for _, payload in messages:
                 queued += len(payload) + 5
             self.queued = queued
-            self._wake()
+            if self.waiter is not None or self.more_waiters:
+                self._wake()
         if self.queued <= _RECEIVE_BUFFER:
             acks[self.stream_id] = acks.get(self.stream_id, 0) + flow_length
         else:
@@ -393,11 +422,12 @@ class _CallState:
         if trailers is None:
             self.fail(StatusCode.INTERNAL, "stream ended without trailers")
             return
-        try:
-            self.deframer.end_of_stream()
-        except ProtocolStatusError as exc:
-            self.fail(exc.code, exc.message)
-            return
+        if self.deframer is not None:
+            try:
+                self.deframer.end_of_stream()
+            except ProtocolStatusError as exc:
+                self.fail(exc.code, exc.message)
+                return
         # Trailers repeat too (grpc-status: 0 above all); statuses carrying rich details
         # are not cached, as their google.rpc.Status message is mutable.
         statuses = self.connection.statuses
@@ -447,7 +477,8 @@ class _CallState:
             self.connection.schedule_flush()
         if self.initial_metadata is None:
             self.initial_metadata = Metadata()
-        self._wake()
+        if self.waiter is not None or self.more_waiters:
+            self._wake()
         waiter = self.end_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -596,8 +627,7 @@ class Call(Generic[RequestT, ResponseT]):
                 h2.send_data(stream_id, first, end_stream=end_stream)
         except LocalProtocolError as exc:
             raise RpcError(StatusCode.UNAVAILABLE, f"could not start the call: {exc}") from None
-        state = _CallState(connection, channel._max_receive)
-        state.stream_id = stream_id
+        state = _CallState(connection, stream_id, channel._max_receive)
         connection.calls[stream_id] = state
         self._state = state
         if self._deadline is not None:
@@ -810,15 +840,25 @@ class _UnaryResponseCall(Call[RequestT, ResponseT]):
 
     def _result(self, state: _CallState) -> ResponseT:
         """The response of the ended call ``state``, or its error raised."""
-        assert state.status is not None
-        self._raise_status(state.status)
-        if len(state.messages) != 1:
+        status = state.status
+        assert status is not None
+        if status.code != StatusCode.OK:
+            self._raise_status(status)
+        messages = state.messages
+        if len(messages) != 1:
             raise RpcError(
-                StatusCode.INTERNAL,
-                f"expected one response message, got {len(state.messages)}",
+                StatusCode.INTERNAL, f"expected one response message, got {len(messages)}"
             )
-        compressed, payload = state.messages.popleft()
-        response = self._decode(compressed, payload)
+        compressed, payload = messages.popleft()
+        if compressed:
+            response = self._decode(compressed, payload)
+        else:
+            try:
+                response = self._deserializer(payload)
+            except Exception:
+                raise RpcError(
+                    StatusCode.INTERNAL, "could not deserialize the response message"
+                ) from None
         self._response_value = response
         self._has_response = True
         return response
