@@ -335,7 +335,7 @@ class _CallState:
         if end_stream:  # Trailers-Only
             self.headers_seen = True
             self.initial_metadata = Metadata()
-            self._set_status(parse_trailers(headers, trailers_only=True))
+            self._end(parse_trailers(headers, trailers_only=True))
             return
         # Servers send the same response headers call after call: parsed heads are cached
         # per connection by the whole list (their metadata is copied when handed out).
@@ -439,7 +439,7 @@ class _CallState:
                 if len(statuses) >= _PARSE_CACHE_SIZE:
                     statuses.clear()
                 statuses[key] = status
-        self._set_status(status)
+        self._end(status)
 
     def on_reset(self, error_code: int) -> None:
         if self.done:
@@ -452,18 +452,13 @@ class _CallState:
     def fail(self, code: StatusCode, message: str) -> None:
         if self.done:
             return
-        if self.status is None:
-            self.status = CallStatus(code, message, None, Metadata())
-        self._end()
+        self._end(self.status or CallStatus(code, message, None, Metadata()))
         with contextlib.suppress(LocalProtocolError):
             self.connection.h2.reset_stream(self.stream_id, ErrorCode.CANCEL)
         self.connection.schedule_flush()
 
-    def _set_status(self, status: CallStatus) -> None:
+    def _end(self, status: CallStatus) -> None:
         self.status = status
-        self._end()
-
-    def _end(self) -> None:
         self.done = True
         if self.timer is not None:
             self.timer.cancel()
@@ -910,7 +905,12 @@ class UnaryUnaryCall(_UnaryResponseCall[RequestT, ResponseT]):
             and not self._cancelled
         ):
             connection = self._channel._connection
-            if connection is not None and connection.usable and connection.h2.can_open_stream:
+            if (
+                connection is not None
+                and not connection.closed
+                and not connection.draining
+                and connection.h2.can_open_stream  # (which also means not terminated)
+            ):
                 first = self._encode(self._request)
                 try:
                     state = self._open(connection, True, first)
