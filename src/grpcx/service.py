@@ -39,22 +39,24 @@ ResponseT = TypeVar("ResponseT")
 
 
 class Cardinality(enum.Enum):
-    """Whether each side of a method sends one message or a stream of them."""
+    """Whether each side of a method sends one message or a stream of them.
+
+    ``request_streaming`` is True when the client sends a stream of messages, and
+    ``response_streaming`` when the server does. (Plain attributes, set once per member:
+    the server reads them on every call.)
+    """
+
+    request_streaming: bool
+    response_streaming: bool
 
     UNARY_UNARY = "unary_unary"
     UNARY_STREAM = "unary_stream"
     STREAM_UNARY = "stream_unary"
     STREAM_STREAM = "stream_stream"
 
-    @property
-    def request_streaming(self) -> bool:
-        """True when the client sends a stream of messages."""
-        return self in (Cardinality.STREAM_UNARY, Cardinality.STREAM_STREAM)
-
-    @property
-    def response_streaming(self) -> bool:
-        """True when the server sends a stream of messages."""
-        return self in (Cardinality.UNARY_STREAM, Cardinality.STREAM_STREAM)
+    def __init__(self, value: str) -> None:
+        self.request_streaming = value.startswith("stream_")
+        self.response_streaming = value.endswith("_stream")
 
 
 class MessageType(Protocol):

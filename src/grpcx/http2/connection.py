@@ -1055,8 +1055,12 @@ class H2Connection:
         closed = self._closed
         closed.pop(stream_id, None)
         closed[stream_id] = state
-        if len(closed) > self.config.closed_stream_history:
-            del closed[next(iter(closed))]
+        limit = self.config.closed_stream_history
+        if len(closed) > limit:
+            # Pruned in batches down to the newest half: dropping the oldest entry one at a
+            # time makes ``next(iter(dict))`` walk ever more deleted slots.
+            keep = limit // 2
+            self._closed = dict(list(closed.items())[-keep:]) if keep else {}
 
     def _maybe_close(self, stream: _Stream) -> None:
         """Forget a stream once both sides ended it and its queued output is out."""

@@ -1,6 +1,8 @@
 """Events the HTTP/2 connection returns from ``receive_data`` (and ``handle_timer``).
 
-Small frozen slotted dataclasses; the driver dispatches on their type.
+Small slotted dataclasses; the driver dispatches on their type. Treat them as read-only:
+they are not frozen because a frozen dataclass takes four times as long to construct
+(``object.__setattr__`` per field), and the connection makes one per frame.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ __all__ = [
 Headers = list[tuple[bytes, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """Base class of every connection event."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HeadersReceived(Event):
     """The initial headers of a request (server side) or the final response headers
     (client side), validated per RFC 9113 §8.3."""
@@ -41,7 +43,7 @@ class HeadersReceived(Event):
     end_stream: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InformationalHeadersReceived(Event):
     """A 1xx response header block (client side), before the final response headers."""
 
@@ -49,7 +51,7 @@ class InformationalHeadersReceived(Event):
     headers: Headers
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TrailersReceived(Event):
     """A trailing header block; it always ends the peer's side of the stream."""
 
@@ -57,7 +59,7 @@ class TrailersReceived(Event):
     headers: Headers
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DataReceived(Event):
     """DATA for a stream. Pass ``flow_controlled_length`` (the frame's whole payload,
     padding included) to ``acknowledge_received_data`` once the application consumed it."""
@@ -68,7 +70,7 @@ class DataReceived(Event):
     end_stream: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StreamReset(Event):
     """A stream ended abnormally: reset by the peer (``remote``) or by this connection
     after a stream error, or refused by the peer's GOAWAY (REFUSED_STREAM, ``remote``:
@@ -79,7 +81,7 @@ class StreamReset(Event):
     remote: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendQueueDrained(Event):
     """Data queued by ``send_data`` on this stream (and a deferred END_STREAM or trailers)
     has all been written to the output because the peer opened its flow-control windows.
@@ -88,28 +90,28 @@ class SendQueueDrained(Event):
     stream_id: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SettingsReceived(Event):
     """The peer's SETTINGS, already applied and ACKed: known identifiers to new values."""
 
     changed: dict[int, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SettingsAcked(Event):
     """The peer acknowledged our SETTINGS; these values are now in force."""
 
     applied: dict[int, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PingReceived(Event):
     """The peer sent a PING; the ACK is already queued."""
 
     opaque: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PingAcked(Event):
     """The peer acknowledged one of our PINGs, ``round_trip`` seconds after we sent it."""
 
@@ -117,7 +119,7 @@ class PingAcked(Event):
     round_trip: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GoAwayReceived(Event):
     """The peer is closing the connection: streams up to ``last_stream_id`` may complete;
     ours above it were reset (StreamReset REFUSED_STREAM, reported just before this)."""
@@ -127,7 +129,7 @@ class GoAwayReceived(Event):
     debug_data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConnectionTerminated(Event):
     """This connection ended itself after a protocol error or an exceeded limit. The GOAWAY
     is queued in ``data_to_send()``: flush it and close the transport."""

@@ -69,7 +69,8 @@ class H2Config:
     empty_frame_burst: int = 5000
     max_outbound_buffer: int = 256 << 10  # undrained bytes produced in reply to peer input
     max_encoder_table_size: int = 4096  # our HPACK encoder's table, whatever the peer allows
-    closed_stream_history: int = 1024  # closed stream ids remembered for late frames
+    # Closed stream ids remembered for late frames: at most this many, the newest half at least.
+    closed_stream_history: int = 1024
     settings_timeout: float | None = 10.0  # peer must ACK our SETTINGS within this
 
     def __post_init__(self) -> None:
