@@ -285,6 +285,7 @@ class _ServerCall:
         head: RequestHead,
         method: MethodHandler,
         request_codec: Codec | None,
+        timeout: float | None,
     ) -> None:
         self.connection = connection
         self.stream_id = stream_id
@@ -306,7 +307,7 @@ class _ServerCall:
         self.timer: asyncio.TimerHandle | None = None
         self.reader_waiter: asyncio.Future[None] | None = None
         self.writer_waiter: asyncio.Future[None] | None = None
-        self.deadline = connection.loop.time() + head.timeout if head.timeout is not None else None
+        self.deadline = connection.loop.time() + timeout if timeout is not None else None
         self.context = ServicerContext(self)
 
     # ------------------------------------------------------------------ requests
@@ -699,9 +700,10 @@ class _ServerConnection(H2Protocol):
         # same field tuples), so parsed heads are cached per connection by the whole list.
         # Per-call values (grpc-timeout) make the key unique: such heads are not stored.
         head = self._heads.get(tuple(headers))
+        timeout: float | None = None
         try:
             if head is None:
-                head = self._parse_head(headers)
+                head, timeout = self._parse_head(headers)
         except RequestHeadersError as exc:
             h2.send_headers(
                 stream_id,
@@ -733,8 +735,8 @@ class _ServerConnection(H2Protocol):
                 if not end_stream:
                     h2.reset_stream(stream_id, ErrorCode.NO_ERROR)
                 return
-        call = _ServerCall(self, stream_id, head, method, codec)
-        if head.timeout is not None and head.timeout <= 0:
+        call = _ServerCall(self, stream_id, head, method, codec, timeout)
+        if timeout is not None and timeout <= 0:
             call.request_ended = end_stream
             call.finish(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
             return
@@ -746,28 +748,27 @@ class _ServerConnection(H2Protocol):
         if end_stream:
             self._on_request_end(stream_id)
 
-    def _parse_head(self, headers: list[tuple[bytes, bytes]]) -> RequestHead:
+    def _parse_head(self, headers: list[tuple[bytes, bytes]]) -> tuple[RequestHead, float | None]:
         """Parse a request head that missed the cache, and cache what can be reused.
 
         A per-call ``grpc-timeout`` would make every list unique, so the head is cached
-        without it and the timeout decoded on its own.
+        without it (its ``timeout`` is None) and the timeout, decoded on its own, returned
+        beside it.
         """
         heads = self._heads
-        deadline = None
-        for field in headers:
+        index = -1
+        for i, field in enumerate(headers):
             if field[0] == b"grpc-timeout":
-                deadline = field
+                index = i
                 break
-        key = tuple(headers) if deadline is None else tuple(f for f in headers if f is not deadline)
+        key = tuple(headers) if index < 0 else (*headers[:index], *headers[index + 1 :])
         head = heads.get(key)
         if head is None:
             head = parse_request_headers(key)
             if len(heads) >= _HEAD_CACHE_SIZE:
                 heads.clear()
             heads[key] = head
-        if deadline is not None:
-            head = head._replace(timeout=decode_timeout(deadline[1]))
-        return head
+        return head, None if index < 0 else decode_timeout(headers[index][1])
 
     def _refuse(self, stream_id: int, code: StatusCode, message: str, end_stream: bool) -> None:
         self.h2.send_headers(stream_id, build_trailers_only(code, message), end_stream=True)

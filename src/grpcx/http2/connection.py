@@ -210,21 +210,38 @@ def _check_fields(headers: Sequence[tuple[bytes, bytes]], stream_id: int) -> Non
 
 
 def _validate_request(headers: Headers, stream_id: int) -> None:
-    pseudo: dict[bytes, bytes] = {}
     end = len(headers)
-    for index, (name, value) in enumerate(headers):
-        if name[:1] != b":":
+    for index, field in enumerate(headers):
+        if field[0][:1] != b":":
             end = index
             break
-        if name not in _REQUEST_PSEUDO or name in pseudo:
-            raise _malformed(stream_id, f"unknown or repeated pseudo-header {name!r}")
-        pseudo[name] = value
+    # The pseudo-headers are the part a client repeats exactly even when a per-call
+    # value (grpc-timeout) makes the whole list new: they are checked once.
+    pseudo_fields = tuple(headers[:end])
+    if pseudo_fields not in _VALID_PSEUDO:
+        _check_request_pseudo(pseudo_fields, stream_id)
+        if len(_VALID_PSEUDO) >= _VALID_FIELDS_MAX:
+            _VALID_PSEUDO.clear()
+        _VALID_PSEUDO.add(pseudo_fields)
     if end < len(headers):
         regular = headers[end:]
         for name, _ in regular:
             if name[:1] == b":":
                 raise _malformed(stream_id, "pseudo-header after regular field")
         _check_fields(regular, stream_id)
+
+
+# Request pseudo-header sequences that passed _check_request_pseudo (bounded like
+# _VALID_FIELDS).
+_VALID_PSEUDO: set[tuple[tuple[bytes, bytes], ...]] = set()
+
+
+def _check_request_pseudo(fields: tuple[tuple[bytes, bytes], ...], stream_id: int) -> None:
+    pseudo: dict[bytes, bytes] = {}
+    for name, value in fields:
+        if name not in _REQUEST_PSEUDO or name in pseudo:
+            raise _malformed(stream_id, f"unknown or repeated pseudo-header {name!r}")
+        pseudo[name] = value
     method = pseudo.get(b":method")
     if method is None:
         raise _malformed(stream_id, "missing :method")

@@ -343,6 +343,18 @@ class Decoder:
                 size += len(name) + len(value) + _ENTRY_OVERHEAD
                 if size <= limit:
                     headers.append(header)
+                if pos < end and data[pos] & 0x80 and end - pos <= _MAX_CACHED_RUN:
+                    # A per-call literal (grpc-timeout) often sits between two runs of
+                    # indexed fields: the rest of the block may be one the run cache holds.
+                    rest = data[pos:]
+                    if not rest.lstrip(_ONE_BYTE_INDEXES):
+                        hit = self._run_cache.get(rest)
+                        if hit is None:
+                            hit = self._decode_run(rest)
+                        if size + hit[1] <= limit:
+                            headers += hit[0]
+                            size += hit[1]
+                            pos = end
         except IndexError:
             raise HPACKDecodingError("header block truncated") from None
         if size > limit:
