@@ -14,19 +14,22 @@ one. Python 3.12+ could use ``eager_start`` Tasks instead; this works from 3.10 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Generator
-from typing import Any, cast
+import sys
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any
 
-_enter_task = asyncio.tasks._enter_task
-_leave_task = asyncio.tasks._leave_task
+# Typed loosely: they are handed a _PendingTask as well as real Tasks.
+_enter_task: Callable[[asyncio.AbstractEventLoop, Any], None] = asyncio.tasks._enter_task
+_leave_task: Callable[[asyncio.AbstractEventLoop, Any], None] = asyncio.tasks._leave_task
 
-__all__ = ["EagerResult", "start_eagerly"]
+__all__ = ["EagerStarter"]
 
 
 class _PendingTask:
     """What ``current_task()`` returns during the inline first step of a handler."""
 
-    __slots__ = ("_cancel_requests", "_loop", "task")
+    # (__weakref__: lets tests watch for reuse without holding a reference.)
+    __slots__ = ("__weakref__", "_cancel_requests", "_loop", "task")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -122,44 +125,59 @@ class _Continue(Coroutine[Any, Any, Any]):
 _STARTED: Any = object()
 
 
-class EagerResult:
-    """The outcome of :func:`start_eagerly`: finished inline, or running in ``task``."""
-
-    __slots__ = ("done", "exception", "task", "value")
-
-    def __init__(self) -> None:
-        self.done = False
-        self.value: Any = None
-        self.exception: BaseException | None = None
-        self.task: asyncio.Task[Any] | None = None
+_current_task = asyncio.current_task
+_getrefcount = sys.getrefcount
 
 
-def start_eagerly(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> EagerResult:
-    """Run ``coro`` until it first suspends; continue it in a Task only if it did."""
-    result = EagerResult()
-    if asyncio.current_task(loop) is not None:
-        # Called from inside a Task (an in-memory transport, say): the first step would
-        # run as part of that Task, so take the ordinary route.
-        result.task = loop.create_task(coro)
-        return result
-    placeholder = cast("asyncio.Task[Any]", _PendingTask(loop))
-    _enter_task(loop, placeholder)
-    try:
-        yielded = coro.send(None)
-    except StopIteration as stop:
-        result.done = True
-        result.value = stop.value
-        return result
-    except BaseException as exc:
-        result.done = True
-        result.exception = exc
-        return result
-    finally:
+class EagerStarter:
+    """Starts handler coroutines eagerly on one loop (one per connection).
+
+    :meth:`start` runs ``coro`` until it first suspends and continues it in a Task only if
+    it did. The placeholder that stands in for ``current_task()`` during that first step
+    is reused from call to call while nothing kept a reference to it (the usual case); a
+    handler that stored it, or one that suspended (its placeholder now forwards to the
+    real Task), gets the next call a fresh one.
+    """
+
+    __slots__ = ("_free_refs", "_loop", "_placeholder")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._placeholder = _PendingTask(loop)
+        self._free_refs = self._refs()
+
+    def _refs(self) -> int:
+        # References to an unused placeholder as seen from start(): the attribute, the
+        # local variable there, and getrefcount's argument (measured, not assumed).
+        placeholder = self._placeholder
+        return _getrefcount(placeholder)
+
+    def start(self, coro: Coroutine[Any, Any, Any]) -> tuple[asyncio.Task[Any] | None, Any]:
+        """``(None, result)`` if ``coro`` finished in its first step, else ``(task, None)``
+        with the Task that continues it. Exceptions from the first step propagate."""
+        loop = self._loop
+        if _current_task(loop) is not None:
+            # Called from inside a Task (an in-memory transport, say): the first step would
+            # run as part of that Task, so take the ordinary route.
+            return loop.create_task(coro), None
+        placeholder = self._placeholder
+        _enter_task(loop, placeholder)
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            _leave_task(loop, placeholder)
+            if _getrefcount(placeholder) != self._free_refs or placeholder._cancel_requests:
+                self._placeholder = _PendingTask(loop)
+            return None, stop.value
+        except BaseException:
+            _leave_task(loop, placeholder)
+            if _getrefcount(placeholder) != self._free_refs or placeholder._cancel_requests:
+                self._placeholder = _PendingTask(loop)
+            raise
         _leave_task(loop, placeholder)
-    task = loop.create_task(_Continue(coro, yielded))
-    pending = cast(_PendingTask, placeholder)
-    pending.task = task
-    for _ in range(pending._cancel_requests):
-        task.cancel()
-    result.task = task
-    return result
+        self._placeholder = _PendingTask(loop)
+        task = loop.create_task(_Continue(coro, yielded))
+        placeholder.task = task
+        for _ in range(placeholder._cancel_requests):
+            task.cancel()
+        return task, None

@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 
 from google.rpc.status_pb2 import Status
 
-from grpcx.aio._eager import start_eagerly
+from grpcx.aio._eager import EagerStarter
 from grpcx.aio._protocol import H2Protocol
 from grpcx.http2.connection import H2Connection, LocalProtocolError
 from grpcx.http2.errors import ErrorCode
@@ -548,6 +548,7 @@ class _ServerConnection(H2Protocol):
         self._incomplete: list[_ServerCall] = []
         self._heads: dict[tuple[tuple[bytes, bytes], ...], RequestHead] = {}
         self._acks: dict[int, int] = {}  # flow-control credit to give back, by stream
+        self._eager = EagerStarter(self.loop)
         self.final_goaway_sent = False
         self._shutdown_timer: asyncio.TimerHandle | None = None
 
@@ -844,15 +845,14 @@ class _ServerConnection(H2Protocol):
         except BaseException as exc:
             call.finish_with_exception(exc)
             return
-        started = start_eagerly(self.loop, coro)
-        if started.done:
-            if started.exception is not None:
-                call.finish_with_exception(started.exception)
-            else:
-                self._complete_unary(call, started.value)
+        try:
+            task, response = self._eager.start(coro)
+        except BaseException as exc:
+            call.finish_with_exception(exc)
             return
-        task = started.task
-        assert task is not None
+        if task is None:
+            self._complete_unary(call, response)
+            return
         call.task = task
         task.add_done_callback(lambda t: self._unary_done(call, t))
         self._arm_deadline(call)

@@ -1,0 +1,156 @@
+"""EagerStarter: handlers run their first step inline, and a Task only if they suspend."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+import pytest
+
+from grpcx.aio._eager import EagerStarter
+
+
+def run_in_callback(fn: Any) -> Any:
+    """Run ``fn(loop)`` from a plain loop callback (as data_received is), not in a Task."""
+
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+
+        def callback() -> None:
+            try:
+                done.set_result(fn(loop))
+            except BaseException as exc:  # handed to the test
+                done.set_exception(exc)
+
+        loop.call_soon(callback)
+        return await asyncio.wait_for(done, 5)
+
+    return asyncio.run(main())
+
+
+def test_finished_in_first_step_needs_no_task_and_reuses_the_placeholder() -> None:
+    seen: list[object] = []
+
+    async def handler(value: int) -> int:
+        seen.append(type(asyncio.current_task()).__name__)
+        return value * 2
+
+    def body(loop: asyncio.AbstractEventLoop) -> list[Any]:
+        starter = EagerStarter(loop)
+        first = weakref.ref(starter._placeholder)  # (a strong reference would count as kept)
+        results = [starter.start(handler(i)) for i in range(3)]
+        assert starter._placeholder is first()  # nothing kept it: reused
+        return results
+
+    assert run_in_callback(body) == [(None, 0), (None, 2), (None, 4)]
+    assert seen == ["_PendingTask"] * 3
+
+
+def test_exception_in_first_step_propagates() -> None:
+    async def handler() -> None:
+        raise KeyError("boom")
+
+    def body(loop: asyncio.AbstractEventLoop) -> None:
+        starter = EagerStarter(loop)
+        with pytest.raises(KeyError):
+            starter.start(handler())
+        assert asyncio.current_task(loop) is None  # the placeholder was taken down
+
+    run_in_callback(body)
+
+
+def test_a_kept_placeholder_is_not_reused() -> None:
+    kept: list[Any] = []
+
+    async def keeps() -> str:
+        kept.append(asyncio.current_task())
+        return "ok"
+
+    async def waits(future: asyncio.Future[str]) -> str:
+        return await future
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        starter = EagerStarter(loop)
+        future: asyncio.Future[str] = loop.create_future()
+        result: list[Any] = []
+
+        def callback() -> None:
+            result.append(starter.start(keeps()))
+            # A stale reference cancelled later must not reach the next call.
+            kept[0].cancel()
+            result.append(starter.start(waits(future)))
+
+        loop.call_soon(callback)
+        await asyncio.sleep(0)
+        assert result[0] == (None, "ok")
+        task, value = result[1]
+        assert value is None and task is not None
+        assert kept[0] is not starter._placeholder
+        future.set_result("later")
+        assert await asyncio.wait_for(task, 5) == "later"
+
+    asyncio.run(main())
+
+
+def test_suspending_handler_continues_in_a_task() -> None:
+    tasks: list[Any] = []
+
+    async def handler(future: asyncio.Future[int]) -> int:
+        tasks.append(asyncio.current_task())
+        value = await future
+        tasks.append(asyncio.current_task())
+        return value + 1
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        starter = EagerStarter(loop)
+        future: asyncio.Future[int] = loop.create_future()
+        started: list[Any] = []
+        loop.call_soon(lambda: started.append(starter.start(handler(future))))
+        await asyncio.sleep(0)
+        task, _ = started[0]
+        assert isinstance(task, asyncio.Task)
+        placeholder = tasks[0]
+        assert placeholder is not task and starter._placeholder is not placeholder
+        future.set_result(41)
+        assert await asyncio.wait_for(task, 5) == 42
+        assert tasks[1] is task
+        assert placeholder.task is task  # it forwards to the real Task now
+
+    asyncio.run(main())
+
+
+def test_cancel_requested_in_first_step_reaches_the_task() -> None:
+    async def handler() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(10)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        starter = EagerStarter(loop)
+        started: list[Any] = []
+        loop.call_soon(lambda: started.append(starter.start(handler())))
+        await asyncio.sleep(0)
+        task, _ = started[0]
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+
+    asyncio.run(main())
+
+
+def test_inside_a_task_it_takes_the_ordinary_route() -> None:
+    async def handler() -> int:
+        return 7
+
+    async def main() -> None:
+        starter = EagerStarter(asyncio.get_running_loop())
+        task, value = starter.start(handler())
+        assert value is None and isinstance(task, asyncio.Task)
+        assert await task == 7
+
+    asyncio.run(main())
