@@ -16,7 +16,9 @@ The clock is this process's CPU time, less the CPU time spent in the simulated s
 so what is measured is the client: the user's coroutines, the call objects, HTTP/2 and
 HPACK on the client side, gRPC header parsing, deframing, status, the event loop's own
 work per iteration.
-Run: ``python bench/bench_client_path.py [--quick] [--profile]``.
+Calls come without a timeout (the suite's shape) and with one (``timeout=5.0``: a
+``grpc-timeout`` header per call and a deadline timer).
+Run: ``python bench/bench_client_path.py [--quick] [--profile [--deadlines]]``.
 """
 
 from __future__ import annotations
@@ -115,18 +117,23 @@ class FakeTransport(asyncio.Transport):
         pass
 
 
-async def worker(method: Any, w: int, remaining: list[int]) -> None:
+async def worker(method: Any, w: int, remaining: list[int], timeout: float | None) -> None:
     """User code: one call at a time, ``remaining[0]`` calls left among all workers."""
     data = bytes((w + i * 7) & 0xFF for i in range(100))
     request = BytesValue(value=data)
     while remaining[0] > 0:
         remaining[0] -= 1
-        reply = await method(request)
+        if timeout is None:
+            reply = await method(request)
+        else:
+            reply = await method(request, timeout=timeout)
         if reply.value != data:
             raise AssertionError("echo mismatch")
 
 
-async def run(calls: int, repeats: int, profile: bool) -> tuple[float, float]:
+async def run(
+    calls: int, repeats: int, profile: bool, timeout: float | None
+) -> tuple[float, float]:
     """Best calls/s over ``repeats`` runs, and the transport writes per call of that run."""
     loop = asyncio.get_running_loop()
     best = 0.0
@@ -153,7 +160,7 @@ async def run(calls: int, repeats: int, profile: bool) -> tuple[float, float]:
         if profiler is not None:
             profiler.enable()
         start = time.process_time()
-        await asyncio.gather(*(worker(method, w, remaining) for w in range(IN_FLIGHT)))
+        await asyncio.gather(*(worker(method, w, remaining, timeout) for w in range(IN_FLIGHT)))
         elapsed = time.process_time() - start - server.cpu
         if profiler is not None:
             profiler.disable()
@@ -174,13 +181,18 @@ def main() -> None:
     profile = "--profile" in sys.argv
     calls = 5000 if quick else 20000
     repeats = 3 if quick else 7
-    rate, writes = asyncio.run(run(calls, repeats, profile))
-    print("| benchmark | grpcx calls/s | writes/call |")
-    print("| --- | ---: | ---: |")
+    rows = []
+    for timeout in (None, 5.0):
+        if profile and (timeout is not None) != ("--deadlines" in sys.argv):
+            continue
+        rate, writes = asyncio.run(run(calls, repeats, profile, timeout))
+        shape = "no timeout" if timeout is None else "a 5 s timeout per call"
+        rows.append(f"| client path, unary 100-byte echo, {shape} | {rate:,.0f} | {writes:.3f} |")
     print(
-        f"| client path, unary 100-byte echo, {IN_FLIGHT} in flight on one channel "
-        f"| {rate:,.0f} | {writes:.3f} |"
+        f"| benchmark ({IN_FLIGHT} calls in flight on one channel) | grpcx calls/s | writes/call |"
     )
+    print("| --- | ---: | ---: |")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -386,6 +386,39 @@ async def test_client_response_framing(bad_server, frame, name, expected):
     assert info.value.code == expected
 
 
+async def test_client_deadlines_against_a_silent_server(bad_server, frame):
+    """The client's own deadlines end calls the server never answers, each at its time,
+    also after many calls that ended before their deadlines (the client drops those
+    lazily) and when a later call has an earlier deadline."""
+    answered = 200
+
+    def respond(conn: h2.connection.H2Connection, sid: int) -> None:
+        if sid < 2 * answered:  # client stream ids 1, 3, 5...: the first 200 calls
+            conn.send_headers(sid, OK_HEADERS)
+            conn.send_data(sid, frame(b"ok"))
+            conn.send_headers(sid, [(b"grpc-status", b"0")], end_stream=True)
+
+    method = await bad_server(respond)
+    for _ in range(answered // 50):
+        replies = await asyncio.wait_for(
+            asyncio.gather(*(method(b"x", timeout=60.0) for _ in range(50))), WAIT
+        )
+        assert replies == [b"ok"] * 50
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    ended: dict[float, float] = {}
+
+    async def silent(timeout: float) -> None:
+        with pytest.raises(RpcError) as info:
+            await method(b"x", timeout=timeout)
+        assert info.value.code == StatusCode.DEADLINE_EXCEEDED
+        ended[timeout] = loop.time() - start
+
+    await asyncio.wait_for(asyncio.gather(silent(0.6), silent(0.2), silent(0.4)), WAIT)
+    assert sorted(ended, key=ended.__getitem__) == [0.2, 0.4, 0.6]
+    assert ended[0.2] >= 0.19
+
+
 @pytest.mark.parametrize("value", [b"", b"123456789S", b"10x", b"-5S", b"1.5S"])
 async def test_malformed_grpc_timeout_is_internal(target, frame, value):
     client = await target.client()

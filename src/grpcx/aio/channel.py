@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import math
 import random
 import ssl as _ssl
 import struct
@@ -43,6 +45,7 @@ from grpcx.protocol.headers import (
     parse_trailers,
 )
 from grpcx.protocol.messages import DEFAULT_MAX_MESSAGE_SIZE, MessageDeframer, encode_message
+from grpcx.protocol.timeout import encode_timeout
 from grpcx.status import RpcError, StatusCode, status_from_http2_error
 
 __all__ = [
@@ -97,6 +100,8 @@ class _EOFType:
 EOF = _EOFType()
 
 MetadataLike = Metadata | Iterable[tuple[str, str | bytes]] | None
+_Headers = tuple[tuple[bytes, bytes], ...]
+_RequestShape = tuple[_Headers, _Headers, _Headers]  # see Channel._request_shape
 
 
 # ---------------------------------------------------------------------- targets
@@ -135,6 +140,74 @@ def parse_target(target: str) -> tuple[str, str, int | str]:
 # ---------------------------------------------------------------------- the connection
 
 
+class _Deadlines:
+    """The deadlines of one connection's calls, kept on one loop timer.
+
+    A loop timer per call costs about 2 us (a TimerHandle, a heap ordered through its
+    Python ``__lt__``, cancelled handles purged by the loop). Here a heap of ``(deadline,
+    seq, state)`` tuples compares in C, and the entries of calls that ended first are
+    dropped lazily: when popped, or all at once when they outnumber the live ones.
+    A state is queued while its ``deadline`` is set.
+    """
+
+    __slots__ = ("_armed", "_ended", "_heap", "_loop", "_seq", "_timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._heap: list[tuple[float, int, _CallState]] = []
+        self._seq = 0  # ties broken by order of arrival; states are never compared
+        self._ended = 0  # entries in the heap whose call has ended
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed = math.inf  # when the timer fires
+
+    def add(self, state: _CallState, deadline: float) -> None:
+        state.deadline = deadline
+        self._seq += 1
+        heapq.heappush(self._heap, (deadline, self._seq, state))
+        if deadline < self._armed:
+            self._arm(deadline)
+
+    def ended(self, state: _CallState) -> None:
+        """``state`` ended before its deadline."""
+        state.deadline = None
+        self._ended += 1
+        heap = self._heap
+        if self._ended > 64 and self._ended * 2 > len(heap):
+            heap[:] = [entry for entry in heap if entry[2].deadline is not None]
+            heapq.heapify(heap)
+            self._ended = 0
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._armed = math.inf
+        self._heap.clear()
+        self._ended = 0
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._fire)
+        self._armed = when
+
+    def _fire(self) -> None:
+        # The loop runs a timer a clock tick early at most: what it was armed for is due.
+        limit = max(self._loop.time(), self._armed)
+        self._timer = None
+        self._armed = math.inf
+        heap = self._heap
+        while heap and heap[0][0] <= limit:
+            state = heapq.heappop(heap)[2]
+            if state.deadline is None:
+                self._ended -= 1
+            else:
+                state.deadline = None
+                state.fail(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+        if heap:
+            self._arm(heap[0][0])
+
+
 class _ClientConnection(H2Protocol):
     """One HTTP/2 connection of a channel."""
 
@@ -150,6 +223,7 @@ class _ClientConnection(H2Protocol):
         self.statuses: dict[tuple[tuple[bytes, bytes], ...], CallStatus] = {}
         self._write_waiters: list[asyncio.Future[None]] = []
         self.acks: dict[int, int] = {}  # flow-control credit to give back, by stream
+        self.deadlines = _Deadlines(self.loop)
 
     @property
     def usable(self) -> bool:
@@ -161,6 +235,7 @@ class _ClientConnection(H2Protocol):
         for state in list(self.calls.values()):
             state.fail(StatusCode.UNAVAILABLE, reason)
         self.calls.clear()
+        self.deadlines.close()
         self._wake_all()
         self.channel._connection_lost(self)
 
@@ -285,6 +360,7 @@ class _CallState:
     __slots__ = (
         "codec",
         "connection",
+        "deadline",
         "deframer",
         "done",
         "end_waiter",
@@ -298,7 +374,6 @@ class _CallState:
         "refused",
         "status",
         "stream_id",
-        "timer",
         "waiter",
     )
 
@@ -320,7 +395,7 @@ class _CallState:
         self.waiter: asyncio.Future[None] | None = None
         self.more_waiters: list[asyncio.Future[None]] | None = None
         self.end_waiter: asyncio.Future[None] | None = None  # woken only by the end
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline: float | None = None  # while queued in the connection's deadlines
 
     def _wake(self) -> None:
         waiter = self.waiter
@@ -460,9 +535,8 @@ class _CallState:
     def _end(self, status: CallStatus) -> None:
         self.status = status
         self.done = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self.deadline is not None:
+            self.connection.deadlines.ended(self)
         if self.held:
             # Credit what was held back from a reader that will never read it: the
             # connection window is shared, and enough such calls would stall it.
@@ -592,9 +666,22 @@ class Call(Generic[RequestT, ResponseT]):
             timeout = self._deadline - channel._loop.time()
             if timeout <= 0:
                 raise RpcError(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
-        plain = timeout is None and self._metadata is None and self._codec is None
-        headers = channel._request_headers.get(self._path) if plain else None
-        if headers is None:
+        if self._metadata is None:
+            # Without metadata a request's headers depend only on the method, the codec
+            # and the timeout: built once, then the same tuple (HPACK encodes it from its
+            # block cache), or with a per-call grpc-timeout put in after the pseudo-headers.
+            codec = self._codec
+            key = self._path if codec is None else (self._path, codec.name)
+            shape = channel._request_headers.get(key)
+            if shape is None:
+                shape = channel._request_shape(self._path, codec)
+                if len(channel._request_headers) < _PARSE_CACHE_SIZE * 4:
+                    channel._request_headers[key] = shape
+            if timeout is None:
+                headers = shape[0]
+            else:
+                headers = (*shape[1], (b"grpc-timeout", encode_timeout(timeout)), *shape[2])
+        else:
             try:
                 headers = tuple(
                     build_request_headers(
@@ -609,9 +696,6 @@ class Call(Generic[RequestT, ResponseT]):
                 )
             except MetadataError as exc:
                 raise RpcError(StatusCode.INTERNAL, f"invalid metadata: {exc}") from None
-            if plain and len(channel._request_headers) < _PARSE_CACHE_SIZE * 4:
-                # The same tuple every call: HPACK encodes it from its block cache.
-                channel._request_headers[self._path] = headers
         h2 = connection.h2
         try:
             stream_id = h2.get_next_stream_id()
@@ -626,7 +710,7 @@ class Call(Generic[RequestT, ResponseT]):
         connection.calls[stream_id] = state
         self._state = state
         if self._deadline is not None:
-            state.timer = channel._loop.call_at(self._deadline, self._on_deadline)
+            connection.deadlines.add(state, self._deadline)
         connection.schedule_flush()
         return state
 
@@ -650,12 +734,6 @@ class Call(Generic[RequestT, ResponseT]):
         self._retried = True
         self._state = None
         return True
-
-    def _on_deadline(self) -> None:
-        state = self._state
-        if state is not None and not state.done:
-            state.timer = None
-            state.fail(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
 
     def _encode(self, request: RequestT, compress: bool = True) -> bytes:
         payload = self._serializer(request)
@@ -1197,13 +1275,30 @@ class Channel:
         self._connection: _ClientConnection | None = None
         self._connecting: asyncio.Future[_ClientConnection] | None = None
         self._draining: set[_ClientConnection] = set()
-        # Request headers of calls with no timeout, metadata or compression, by path.
-        self._request_headers: dict[bytes, tuple[tuple[bytes, bytes], ...]] = {}
+        # Request headers of calls without metadata, by path (and codec name): see
+        # _request_shape.
+        self._request_headers: dict[bytes | tuple[bytes, str], _RequestShape] = {}
         self._backoff = _BACKOFF_INITIAL
         self._next_attempt = 0.0
         self._closed = False
         with contextlib.suppress(RuntimeError):
             self._loop = asyncio.get_running_loop()
+
+    def _request_shape(self, path: bytes, codec: Codec | None) -> _RequestShape:
+        """The request headers of calls to ``path`` without metadata: the whole tuple,
+        and the two parts a per-call ``grpc-timeout`` goes between (after the
+        pseudo-headers, as ``build_request_headers`` puts it)."""
+        headers = tuple(
+            build_request_headers(
+                path,
+                self._authority,
+                scheme=self._scheme,
+                encoding=codec.name if codec is not None else None,
+                accept_encoding=_ACCEPT_ENCODING,
+            )
+        )
+        split = sum(1 for name, _ in headers if name[:1] == b":")
+        return headers, headers[:split], headers[split:]
 
     # -- connections
 
