@@ -22,6 +22,7 @@ import logging
 import os
 import ssl as _ssl
 import stat
+import struct
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, NoReturn
@@ -70,6 +71,10 @@ _log = logging.getLogger("grpcx.server")
 
 _ACCEPT_ENCODING = accept_encoding_header()
 _RESPONSE_HEADERS = build_response_headers(accept_encoding=_ACCEPT_ENCODING)
+# A message's 5-byte prefix (flag, length), packed inline on the unary fast path; longer
+# messages than the length can say take the general path and its error.
+_pack_prefix = struct.Struct(">BI").pack
+_MAX_PREFIXED = 0xFFFF_FFFF
 _TRAILERS_OK = build_trailers(StatusCode.OK)
 # Streamed requests: how many received bytes may wait for the handler before we stop
 # acknowledging them to flow control (the client then stops sending).
@@ -386,10 +391,34 @@ class _ServerCall:
         """
         if self.finished:
             return
+        context = self.context
+        if (
+            context._compression is None
+            and not self.headers_sent
+            and self.request_ended
+            and not context._details
+            and context._trailing_metadata is None
+        ):
+            # The common unary call, in one step: no compression, metadata or details.
+            payload = self.method.response_serializer(response)
+            limit = self.connection.server._max_send
+            if len(payload) <= (_MAX_PREFIXED if limit is None else limit):
+                self.finished = self.headers_sent = True
+                h2 = self.connection.h2
+                try:  # noqa: SIM105 - contextlib.suppress costs a context manager per call
+                    h2.send_response(
+                        self.stream_id,
+                        _RESPONSE_HEADERS,
+                        _pack_prefix(0, len(payload)) + payload,
+                        _TRAILERS_OK,
+                    )
+                except LocalProtocolError:
+                    pass  # the stream or connection is already gone
+                self.release()
+                return
         if not self.headers_sent:
             self.choose_response_codec()
         payload = self.encode_response(response)
-        context = self.context
         details = context._details
         metadata = context._trailing_metadata
         if not details and metadata is None:
@@ -502,6 +531,20 @@ class _ServerCall:
         self.release()
 
     def release(self) -> None:
+        if (
+            self.timer is None
+            and not self.held_bytes
+            and self.reader_waiter is None
+            and self.writer_waiter is None
+        ):
+            # Nothing to undo (a unary call that finished without waiting): forget it.
+            connection = self.connection
+            calls = connection.calls
+            if calls.get(self.stream_id) is self:
+                del calls[self.stream_id]
+                if connection.final_goaway_sent and not calls:
+                    connection.server._connection_idle(connection)
+            return
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
