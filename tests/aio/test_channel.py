@@ -186,6 +186,17 @@ async def test_unary(echo):
     assert call.done()
 
 
+async def test_unary_call_awaited_twice_at_once_and_again(echo):
+    assert await asyncio.wait_for(echo.unary("Echo")(b"connect"), WAIT) == b"connect"
+    call = echo.unary("Echo")(b"both")  # the first await opens it on the connection
+
+    async def wait() -> bytes:
+        return await call
+
+    assert await asyncio.wait_for(asyncio.gather(wait(), wait()), WAIT) == [b"both", b"both"]
+    assert await asyncio.wait_for(call, WAIT) == b"both"
+
+
 async def test_protobuf_messages(serve, connect):
     async def upper(request: wrappers_pb2.StringValue, context: ServicerContext) -> Any:
         return wrappers_pb2.StringValue(value=request.value.upper())

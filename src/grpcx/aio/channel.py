@@ -1005,6 +1005,8 @@ class UnaryUnaryCall(_UnaryResponseCall[RequestT, ResponseT]):
                         raise
                     finally:
                         state.end_waiter = None
+                    if self._has_response:  # decoded meanwhile by another await of it
+                        return self._response_value  # type: ignore[no-any-return]
                 try:
                     return self._result(state)
                 except RpcError:
