@@ -125,7 +125,13 @@ class _Continue(Coroutine[Any, Any, Any]):
 _STARTED: Any = object()
 
 
-_current_task = asyncio.current_task
+_current_task: Callable[[asyncio.AbstractEventLoop], Any] = asyncio.current_task
+if hasattr(asyncio.current_task, "__code__") and isinstance(
+    getattr(asyncio.tasks, "_current_tasks", None), dict
+):
+    # Python 3.10 and 3.11: current_task() is Python code around this dict lookup, which
+    # _enter_task/_leave_task keep (in C). From 3.12 current_task() itself is C.
+    _current_task = asyncio.tasks._current_tasks.get  # type: ignore[attr-defined]
 _getrefcount = sys.getrefcount
 
 
