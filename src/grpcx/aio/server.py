@@ -74,6 +74,7 @@ _RESPONSE_HEADERS = build_response_headers(accept_encoding=_ACCEPT_ENCODING)
 # A message's 5-byte prefix (flag, length), packed inline on the unary fast path; longer
 # messages than the length can say take the general path and its error.
 _pack_prefix = struct.Struct(">BI").pack
+_unpack_prefix = struct.Struct(">BI").unpack_from
 _MAX_PREFIXED = 0xFFFF_FFFF
 _TRAILERS_OK = build_trailers(StatusCode.OK)
 # Streamed requests: how many received bytes may wait for the handler before we stop
@@ -299,7 +300,9 @@ class _ServerCall:
         self.request_streaming = method.cardinality.request_streaming
         self.request_codec = request_codec
         self.response_codec: Codec | None = None
-        self.deframer = MessageDeframer(connection.server._max_receive)
+        # Made on first use: most unary requests arrive as one DATA frame holding exactly
+        # one message, which _on_data takes without one.
+        self.deframer: MessageDeframer | None = None
         self.messages: deque[tuple[bool, bytes]] = deque()
         self.queued_bytes = 0
         self.held_bytes = 0
@@ -827,8 +830,22 @@ class _ServerConnection(H2Protocol):
         if call is None or call.finished:
             acks[stream_id] = acks.get(stream_id, 0) + flow_length
             return
+        if (
+            call.deframer is None
+            and not call.request_streaming
+            and not call.messages
+            and len(data) >= 5
+        ):
+            flag, length = _unpack_prefix(data)
+            if length + 5 == len(data) and flag <= 1 and length <= self.server._max_receive:
+                acks[stream_id] = acks.get(stream_id, 0) + flow_length
+                call.messages.append((flag == 1, data[5:]))
+                return
+        deframer = call.deframer
+        if deframer is None:
+            deframer = call.deframer = MessageDeframer(self.server._max_receive)
         try:
-            messages = call.deframer.feed(data)
+            messages = deframer.feed(data)
         except ProtocolStatusError as exc:
             acks[stream_id] = acks.get(stream_id, 0) + flow_length
             call.cancel(exc.code, exc.message)
@@ -858,11 +875,12 @@ class _ServerConnection(H2Protocol):
         if call is None or call.request_ended:
             return
         call.request_ended = True
-        try:
-            call.deframer.end_of_stream()
-        except ProtocolStatusError as exc:
-            call.cancel(exc.code, exc.message)
-            return
+        if call.deframer is not None:
+            try:
+                call.deframer.end_of_stream()
+            except ProtocolStatusError as exc:
+                call.cancel(exc.code, exc.message)
+                return
         if call.request_streaming:
             call.wake_reader()
             return
