@@ -46,7 +46,9 @@ from grpcx.http2.stream_states import (
     TRANSITIONS,
     StreamInput,
     StreamState,
+    compose,
     next_state,
+    reject,
 )
 
 # The harness classes live in conftest.py and reach tests through the ``make_pair`` and
@@ -300,6 +302,35 @@ def test_every_state_input_pair_transitions_or_fails_closed(
             assert exc.stream_id == 7
     else:
         assert result == expected
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        (StreamInput.RECV_DATA,),
+        (StreamInput.RECV_DATA, StreamInput.RECV_END_STREAM),
+        (StreamInput.SEND_HEADERS, StreamInput.SEND_DATA, StreamInput.SEND_HEADERS,
+         StreamInput.SEND_END_STREAM),
+        (StreamInput.SEND_DATA, StreamInput.SEND_HEADERS, StreamInput.SEND_END_STREAM),
+        (StreamInput.SEND_HEADERS, StreamInput.SEND_END_STREAM),
+    ],
+)  # fmt: skip
+def test_composed_steps_agree_with_the_table(steps: tuple[StreamInput, ...]) -> None:
+    """compose() (one lookup for a whole sequence, on hot paths) and reject() (its errors)
+    say exactly what walking next_state step by step says, from every state."""
+    table = compose(*steps)
+    for state in StreamState:
+        current = state
+        try:
+            for event in steps:
+                current = next_state(current, event, 7)
+        except (H2ConnectionError, H2StreamError, StreamStateError) as exc:
+            assert state not in table
+            with pytest.raises(type(exc)) as raised:
+                reject(state, steps, 7)
+            assert str(raised.value) == str(exc)
+        else:
+            assert table[state] is current
 
 
 def test_every_pair_is_covered() -> None:

@@ -105,7 +105,9 @@ from grpcx.http2.stream_states import (
     StreamInput,
     StreamState,
     StreamStateError,
+    compose,
     next_state,
+    reject,
 )
 
 __all__ = [
@@ -140,6 +142,20 @@ _RECV_END_STREAM = StreamInput.RECV_END_STREAM
 _RECV_RST_STREAM = StreamInput.RECV_RST_STREAM
 _RECV_WINDOW_UPDATE = StreamInput.RECV_WINDOW_UPDATE
 _RECV_PRIORITY = StreamInput.RECV_PRIORITY
+# Whole sequences of steps looked up at once (stream_states.compose); a miss falls back to
+# next_state step by step, which raises the right error.
+_DATA_STEPS = (_RECV_DATA,)
+_DATA_END_STEPS = (_RECV_DATA, _RECV_END_STREAM)
+_AFTER_DATA = compose(*_DATA_STEPS)
+_AFTER_DATA_END = compose(*_DATA_END_STEPS)
+_RESPONSE_STEPS = {  # send_response, by (headers included, data included)
+    (True, True): (_SEND_HEADERS, _SEND_DATA, _SEND_HEADERS, _SEND_END_STREAM),
+    (True, False): (_SEND_HEADERS, _SEND_HEADERS, _SEND_END_STREAM),
+    (False, True): (_SEND_DATA, _SEND_HEADERS, _SEND_END_STREAM),
+    (False, False): (_SEND_HEADERS, _SEND_END_STREAM),
+}
+_AFTER_RESPONSE = {steps: compose(*steps) for steps in _RESPONSE_STEPS.values()}
+_OPENED = next_state(_IDLE, _RECV_HEADERS, 0)
 
 
 class ConnectionClosedError(LocalProtocolError):
@@ -756,15 +772,15 @@ class H2Connection:
             return
         try:
             data = parse_data(flags, stream_id, payload) if flags & FLAG_PADDED else payload
-            state = next_state(stream.state, _RECV_DATA, stream_id)
+            end = flags & FLAG_END_STREAM
+            state = (_AFTER_DATA_END if end else _AFTER_DATA).get(stream.state)
+            if state is None:
+                reject(stream.state, _DATA_END_STEPS if end else _DATA_STEPS, stream_id)
             swindow = stream.recv_window - length
             if swindow < 0:
                 raise H2StreamError(
                     stream_id, ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeded"
                 )
-            end = flags & FLAG_END_STREAM
-            if end:
-                state = next_state(state, _RECV_END_STREAM, stream_id)
         except H2StreamError:
             self._credit_connection(length)
             raise
@@ -864,7 +880,7 @@ class H2Connection:
                     valid.clear()
                 valid.add(key)
             stream = self._new_stream(stream_id, local=False)
-            stream.state = next_state(_IDLE, _RECV_HEADERS, stream_id)
+            stream.state = _OPENED
         else:
             state = next_state(stream.state, _RECV_HEADERS, stream_id)
             if error is not None:
@@ -1176,12 +1192,10 @@ class H2Connection:
                 self.send_data(stream_id, data)
             self.send_headers(stream_id, trailers, end_stream=True)
             return
-        state = stream.state
-        if headers is not None:
-            state = next_state(state, _SEND_HEADERS, stream_id)
-        if size:
-            state = next_state(state, _SEND_DATA, stream_id)
-        state = next_state(next_state(state, _SEND_HEADERS, stream_id), _SEND_END_STREAM, stream_id)
+        steps = _RESPONSE_STEPS[headers is not None, size > 0]
+        state = _AFTER_RESPONSE[steps].get(stream.state)
+        if state is None:
+            reject(stream.state, steps, stream_id)
         encode = self._encoder.encode
         if headers is not None:
             self._write_block(stream_id, encode(headers), False)

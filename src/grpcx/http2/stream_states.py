@@ -21,6 +21,7 @@ Rules of this module:
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import NoReturn
 
 from grpcx.http2.errors import ErrorCode, H2ConnectionError, H2Error, H2StreamError
 
@@ -183,6 +184,34 @@ _COMPILED: list[int] = [-1] * (len(StreamState) * _WIDTH)
 for (_state, _input), _next in TRANSITIONS.items():
     _COMPILED[_state * _WIDTH + _input] = _next
 _STATES = list(StreamState)
+
+
+def compose(*inputs: StreamInput) -> dict[StreamState, StreamState]:
+    """The state after ``inputs`` in a row, from every state where the table allows them all.
+
+    Hot paths look a whole sequence up at once; a state missing from the result means one
+    of the steps is rejected, and the caller then walks them with :func:`next_state` to
+    raise the right error.
+    """
+    result: dict[StreamState, StreamState] = {}
+    for start in StreamState:
+        state: StreamState | None = start
+        for event in inputs:
+            assert state is not None
+            state = TRANSITIONS.get((state, event))
+            if state is None:
+                break
+        if state is not None:
+            result[start] = state
+    return result
+
+
+def reject(state: StreamState, inputs: tuple[StreamInput, ...], stream_id: int) -> NoReturn:
+    """Raise the error of the first step of ``inputs`` the table rejects from ``state`` (for
+    a state :func:`compose` left out)."""
+    for event in inputs:
+        state = next_state(state, event, stream_id)
+    raise AssertionError(f"{inputs} are allowed from {state.name}")  # pragma: no cover
 
 
 def rejection(state: StreamState, event: StreamInput, stream_id: int) -> Exception:
