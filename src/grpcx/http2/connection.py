@@ -41,7 +41,7 @@ Driver contract
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from struct import Struct
 
 from grpcx.http2.errors import (
@@ -156,6 +156,23 @@ _RESPONSE_STEPS = {  # send_response, by (headers included, data included)
 }
 _AFTER_RESPONSE = {steps: compose(*steps) for steps in _RESPONSE_STEPS.values()}
 _OPENED = next_state(_IDLE, _RECV_HEADERS, 0)
+
+# send_response's framing of a unary response, by (headers block length, trailers block
+# length): a struct packing the HEADERS frame, its block and the DATA frame's header, and
+# one packing the trailers' HEADERS frame and its block. Few lengths recur; bounded anyway.
+_Packer = Callable[..., bytes]
+_RESPONSE_PACKERS: dict[tuple[int, int], tuple[_Packer, _Packer]] = {}
+
+
+def _response_packers(head_size: int, tail_size: int) -> tuple[_Packer, _Packer]:
+    if len(_RESPONSE_PACKERS) >= 256:
+        _RESPONSE_PACKERS.clear()
+    packers = (
+        Struct(f">HBBBL{head_size}sHBBBL").pack,
+        Struct(f">HBBBL{tail_size}s").pack,
+    )
+    _RESPONSE_PACKERS[head_size, tail_size] = packers
+    return packers
 
 
 class ConnectionClosedError(LocalProtocolError):
@@ -1197,8 +1214,40 @@ class H2Connection:
         if state is None:
             reject(stream.state, steps, stream_id)
         encode = self._encoder.encode
-        if headers is not None:
-            self._write_block(stream_id, encode(headers), False)
+        # Encoded in order, once each: encoding changes the HPACK table.
+        head = encode(headers) if headers is not None else None
+        tail = encode(trailers)
+        if head is not None and size:
+            max_frame = self.remote_settings.max_frame_size
+            hsize = len(head)
+            tsize = len(tail)
+            if hsize <= max_frame and tsize <= max_frame:
+                # The usual unary response: HEADERS, DATA and trailers framed by two C
+                # calls (a struct per block length: the headers frame with its block and
+                # the DATA frame header; the trailers frame with its block).
+                packers = _RESPONSE_PACKERS.get((hsize, tsize))
+                if packers is None:
+                    packers = _response_packers(hsize, tsize)
+                stream.send_window -= size
+                self._send_window -= size
+                out = self._out
+                out.append(
+                    packers[0](hsize >> 8, hsize & 0xFF, HEADERS, FLAG_END_HEADERS, stream_id,
+                               head, size >> 8, size & 0xFF, DATA, 0, stream_id)
+                )  # fmt: skip
+                out.append(data)
+                out.append(
+                    packers[1](tsize >> 8, tsize & 0xFF, HEADERS, _HEADERS_END_STREAM, stream_id,
+                               tail)
+                )  # fmt: skip
+                self._out_size += hsize + size + tsize + 27
+                self._sent_since_ping = True
+                stream.state = state
+                if state is _CLOSED:
+                    self._maybe_close(stream)
+                return
+        if head is not None:
+            self._write_block(stream_id, head, False)
         if size:
             stream.send_window -= size
             self._send_window -= size
@@ -1206,7 +1255,7 @@ class H2Connection:
             self._out.append(data)
             self._out_size += size + 9
         stream.state = state
-        self._write_block(stream_id, encode(trailers), True)
+        self._write_block(stream_id, tail, True)
         if state is _CLOSED:
             self._maybe_close(stream)
 
