@@ -333,3 +333,41 @@ def test_fuzz_any_bytes_parse_or_raise_protocol_error(data: bytes, max_frame_siz
     except FrameTooLargeError:
         return
     assert reader.buffered < 9 + max_frame_size
+
+
+# ------------------------------------------------------------ runs of frames alike
+
+# read_frames unpacks runs of frames whose headers start alike (same length, type, flags
+# and stream id high byte) in one C call; these frames make such runs, and break them.
+ALIKE = [
+    fr.build_data(1, b"m" * 105),
+    fr.build_data(3, b"n" * 105),  # same key as the first: stream ids differ in low bytes
+    fr.build_data(1, b"e" * 105, end_stream=True),  # flags differ
+    fr.build_data(1, b"s" * 104),  # length differs
+    fr.build_window_update(5, 7),
+    fr.build_frame(fr.DATA, 0, 0x8000_0001, b"r" * 105),  # reserved bit set: never a run
+    fr.build_data(0x0100_0001, b"h" * 105),  # stream id high byte differs
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    runs=st.lists(
+        st.tuples(st.integers(0, len(ALIKE) - 1), st.integers(1, 40)), min_size=1, max_size=12
+    ),
+    cut=st.integers(0, 120),
+)
+def test_runs_of_alike_frames_read_as_one_at_a_time(runs: list[tuple[int, int]], cut: int) -> None:
+    wire = b"".join(ALIKE[index] * count for index, count in runs)
+    wire = wire[: max(0, len(wire) - cut)]  # often ends inside a frame
+    one = fr.FrameReader()
+    one.feed(wire)
+    expected = list(iter(one.read_frame, None))
+    batch = fr.FrameReader()
+    batch.feed(wire)
+    got = batch.read_frames()
+    assert got == expected
+    assert batch.buffered == one.buffered
+    for frame_type, _flags, stream_id, payload in got:
+        assert stream_id & 0x8000_0000 == 0
+        assert frame_type != fr.DATA or len(payload) in (104, 105)

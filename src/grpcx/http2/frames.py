@@ -10,7 +10,7 @@ connection calls the one parser it needs. ``decode_frame`` builds a descriptive
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 from struct import Struct
@@ -336,6 +336,7 @@ class FrameReader:
         get = unpackers.get
         out: list[tuple[int, int, int, bytes]] = []
         append = out.append
+        previous: object = None  # the previous frame's cache entry (alike frames share one)
         while pos <= last:
             key = buf[pos : pos + _FRAME_KEY_SIZE]
             entry = get(key)
@@ -347,11 +348,21 @@ class FrameReader:
                     self._pos = pos
                     raise FrameTooLargeError(f"frame of {length} bytes exceeds {limit}")
                 entry = _frame_unpacker(key)
-            unpack, frame_size = entry
+            unpack, frame_size, run_unpack = entry
             end = pos + frame_size
             if end > size:
                 break
+            if entry is previous and run_unpack is not None and buf.startswith(key, end):
+                # Three frames in a row alike: a stream of same-sized messages, most likely
+                # (one DATA frame per message). Unpack the whole run in one C call.
+                count = _run_length(buf, pos, key, frame_size)
+                stop = pos + count * frame_size
+                out += run_unpack(buf[pos:stop])
+                pos = stop
+                previous = None
+                continue
             append(unpack(buf, pos))
+            previous = entry
             pos = end
         if pos == size:
             self._buf = b""
@@ -373,13 +384,15 @@ _FRAME_KEY_SIZE = 6
 _MAX_UNPACKED_LENGTH = 1024
 _MAX_FRAME_UNPACKERS = 4096
 _FrameUnpacker = Callable[[bytes, int], tuple[int, int, int, bytes]]
-_FRAME_UNPACKERS: dict[bytes, tuple[_FrameUnpacker, int]] = {}
+# Unpacks a run of frames alike (see _run_length) from a buffer holding exactly them.
+_RunUnpacker = Callable[[bytes], Iterator[tuple[int, int, int, bytes]]]
+_FRAME_UNPACKERS: dict[bytes, tuple[_FrameUnpacker, int, _RunUnpacker | None]] = {}
 
 
-def _frame_unpacker(key: bytes) -> tuple[_FrameUnpacker, int]:
-    """The unpacker and total size for frames whose header starts with ``key``."""
+def _frame_unpacker(key: bytes) -> tuple[_FrameUnpacker, int, _RunUnpacker | None]:
+    """The unpackers and total size for frames whose header starts with ``key``."""
     length = int.from_bytes(key[:3], "big")
-    entry: tuple[_FrameUnpacker, int]
+    entry: tuple[_FrameUnpacker, int, _RunUnpacker | None]
     if length > _MAX_UNPACKED_LENGTH or key[5] & 0x80:
 
         def sliced(buf: bytes, pos: int) -> tuple[int, int, int, bytes]:
@@ -392,16 +405,38 @@ def _frame_unpacker(key: bytes) -> tuple[_FrameUnpacker, int]:
                 buf[start : start + length],
             )
 
-        entry = (sliced, FRAME_HEADER_SIZE + length)
+        entry = (sliced, FRAME_HEADER_SIZE + length, None)
         if length > _MAX_UNPACKED_LENGTH:
             return entry  # not cached
     else:
-        unpack = cast(_FrameUnpacker, Struct(f">xxxBBL{length}s").unpack_from)
-        entry = (unpack, FRAME_HEADER_SIZE + length)
+        unpacker = Struct(f">xxxBBL{length}s")
+        entry = (
+            cast(_FrameUnpacker, unpacker.unpack_from),
+            FRAME_HEADER_SIZE + length,
+            cast(_RunUnpacker, unpacker.iter_unpack),
+        )
     if len(_FRAME_UNPACKERS) >= _MAX_FRAME_UNPACKERS:
         _FRAME_UNPACKERS.clear()
     _FRAME_UNPACKERS[key] = entry
     return entry
+
+
+def _run_length(buf: bytes, pos: int, key: bytes, frame_size: int) -> int:
+    """How many complete frames from ``pos`` on start with ``key`` (at least the first).
+
+    Frames alike are ``frame_size`` apart, so each of the key's bytes is checked for all of
+    them at once: a strided slice takes that byte of every frame, and ``lstrip`` finds the
+    first that differs. A dozen C calls, however long the run.
+    """
+    count = (len(buf) - pos) // frame_size
+    stop = pos + count * frame_size
+    for i in range(_FRAME_KEY_SIZE):
+        column = buf[pos + i : stop : frame_size]
+        same = count - len(column.lstrip(key[i : i + 1]))
+        if same < count:
+            count = same
+            stop = pos + count * frame_size
+    return count
 
 
 # --------------------------------------------------------------------------- parsing
