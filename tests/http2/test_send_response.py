@@ -1,5 +1,6 @@
 """H2Connection.send_response: a whole response in one call, equal on the wire to
-send_headers + send_data + send_trailers, with fallbacks when windows or frames don't fit."""
+send_headers + send_data + send_trailers, with fallbacks when windows or frames don't fit;
+and send_request, its client-side twin (open_stream + send_data)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from typing import Any
 import pytest
 
 from grpcx.http2 import frames as fr
-from grpcx.http2.connection import StreamStateError
+from grpcx.http2.connection import (
+    ConnectionClosedError,
+    LocalProtocolError,
+    StreamStateError,
+    TooManyStreamsError,
+)
 from grpcx.http2.stream_states import StreamState
 
 REQUEST = [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/s/m"), (b":authority", b"a")]
@@ -82,3 +88,77 @@ def test_refused_on_a_closed_stream_without_writing(peer: Any) -> None:
     with pytest.raises(StreamStateError):
         peer.conn.send_response(1, RESPONSE, b"a", TRAILERS)
     assert peer.read() == []
+
+
+# ------------------------------------------------------------ send_request (client side)
+
+
+def test_send_request_frames_headers_and_data(client_peer: Any) -> None:
+    conn = client_peer.conn
+    assert conn.send_request(REQUEST, b"message") == 1
+    assert conn.send_request(REQUEST, b"second", end_stream=False) == 3
+    frames = client_peer.read()
+    assert [(f.type, f.stream_id) for f in frames] == [
+        (fr.HEADERS, 1), (fr.DATA, 1), (fr.HEADERS, 3), (fr.DATA, 3)
+    ]  # fmt: skip
+    assert [client_peer.decode(frames[i].data) for i in (0, 2)] == [REQUEST, REQUEST]
+    assert frames[0].flags == fr.FLAG_END_HEADERS and frames[2].flags == fr.FLAG_END_HEADERS
+    assert frames[1].data == b"message" and frames[1].flags == fr.FLAG_END_STREAM
+    assert frames[3].data == b"second" and frames[3].flags == 0
+    assert conn.stream_state(1) is StreamState.HALF_CLOSED_LOCAL
+    assert conn.stream_state(3) is StreamState.OPEN
+    conn.send_data(3, b"more", end_stream=True)
+    assert [f.data for f in client_peer.read()] == [b"more"]
+    assert conn.remote_window(1) == 65_535 - len(b"message")
+    # Without data (or with none), it is open_stream.
+    assert conn.send_request(REQUEST) == 5
+    frames = client_peer.read()
+    assert [(f.type, f.flags) for f in frames] == [
+        (fr.HEADERS, fr.FLAG_END_HEADERS | fr.FLAG_END_STREAM)
+    ]
+
+
+def test_send_request_falls_back_when_windows_or_frames_are_short(make_peer: Any) -> None:
+    peer = make_peer(conn_is_client=True, peer_settings=[(fr.SETTINGS_INITIAL_WINDOW_SIZE, 10)])
+    assert peer.conn.send_request(REQUEST, b"x" * 25) == 1
+    frames = peer.read()
+    assert [f.type for f in frames] == [fr.HEADERS, fr.DATA]  # 10 bytes, the rest queued
+    assert frames[1].data == b"x" * 10 and not frames[1].flags
+    peer.send(fr.build_window_update(1, 100))
+    frames = peer.read()
+    assert frames[0].data == b"x" * 15 and frames[0].flags & fr.FLAG_END_STREAM
+    # Headers too large for one frame: CONTINUATION, then the DATA.
+    big = [*REQUEST, (b"x-big", b"v" * 40_000)]
+    peer = make_peer(conn_is_client=True)
+    assert peer.conn.send_request(big, b"body") == 1
+    frames = peer.read()
+    kinds = [f.type for f in frames]
+    assert kinds[0] == fr.HEADERS and kinds[-1] == fr.DATA and fr.CONTINUATION in kinds
+    block = b"".join(f.data for f in frames[:-1])
+    assert peer.decode(block) == big
+    assert frames[-1].data == b"body" and frames[-1].flags & fr.FLAG_END_STREAM
+
+
+def test_send_request_refused_without_writing(make_peer: Any, peer: Any) -> None:
+    with pytest.raises(LocalProtocolError):  # a server cannot open streams
+        peer.conn.send_request(REQUEST, b"x")
+    assert peer.read() == []
+    client = make_peer(conn_is_client=True, peer_settings=[(fr.SETTINGS_MAX_CONCURRENT_STREAMS, 1)])
+    client.conn.send_request(REQUEST, b"a")
+    client.read()
+    with pytest.raises(TooManyStreamsError):
+        client.conn.send_request(REQUEST, b"b")
+    assert client.read() == []
+    client.send(fr.build_goaway(1, 0))
+    with pytest.raises(ConnectionClosedError):
+        client.conn.send_request(REQUEST, b"c")
+    assert client.read() == []
+    # Nothing refused touched HPACK: a later request on a fresh slot still decodes.
+    client = make_peer(conn_is_client=True, peer_settings=[(fr.SETTINGS_MAX_CONCURRENT_STREAMS, 1)])
+    client.conn.send_request(REQUEST, b"a")
+    with pytest.raises(TooManyStreamsError):
+        client.conn.send_request([*REQUEST, (b"x-new", b"1")], b"b")
+    client.send(client.headers(1, [(b":status", b"200")], end_stream=True))
+    client.conn.send_request([*REQUEST, (b"x-other", b"2")], b"c")
+    frames = [f for f in client.read() if f.type == fr.HEADERS]
+    assert [client.decode(f.data) for f in frames] == [REQUEST, [*REQUEST, (b"x-other", b"2")]]

@@ -698,12 +698,11 @@ class Call(Generic[RequestT, ResponseT]):
                 raise RpcError(StatusCode.INTERNAL, f"invalid metadata: {exc}") from None
         h2 = connection.h2
         try:
-            stream_id = h2.get_next_stream_id()
             if first is None:
+                stream_id = h2.get_next_stream_id()
                 h2.send_headers(stream_id, headers, end_stream=end_stream)
             else:
-                h2.send_headers(stream_id, headers)
-                h2.send_data(stream_id, first, end_stream=end_stream)
+                stream_id = h2.send_request(headers, first, end_stream=end_stream)
         except LocalProtocolError as exc:
             raise RpcError(StatusCode.UNAVAILABLE, f"could not start the call: {exc}") from None
         state = _CallState(connection, stream_id, channel._max_receive)

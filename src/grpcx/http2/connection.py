@@ -156,23 +156,30 @@ _RESPONSE_STEPS = {  # send_response, by (headers included, data included)
 }
 _AFTER_RESPONSE = {steps: compose(*steps) for steps in _RESPONSE_STEPS.values()}
 _OPENED = next_state(_IDLE, _RECV_HEADERS, 0)
+_OPENED_LOCAL = next_state(_IDLE, _SEND_HEADERS, 0)
+_REQUEST_OPEN = compose(_SEND_HEADERS, _SEND_DATA)[_IDLE]  # send_request, by end_stream
+_REQUEST_SENT = compose(_SEND_HEADERS, _SEND_DATA, _SEND_END_STREAM)[_IDLE]
 
-# send_response's framing of a unary response, by (headers block length, trailers block
-# length): a struct packing the HEADERS frame, its block and the DATA frame's header, and
-# one packing the trailers' HEADERS frame and its block. Few lengths recur; bounded anyway.
+# Framing of a unary request or response in few C calls: a struct per header block length
+# packing the HEADERS frame, its block and the next DATA frame's header, and one packing a
+# HEADERS frame and its block (trailers). Few lengths recur; bounded anyway.
 _Packer = Callable[..., bytes]
-_RESPONSE_PACKERS: dict[tuple[int, int], tuple[_Packer, _Packer]] = {}
+_HEADERS_DATA_PACKERS: dict[int, _Packer] = {}
+_HEADERS_PACKERS: dict[int, _Packer] = {}
 
 
-def _response_packers(head_size: int, tail_size: int) -> tuple[_Packer, _Packer]:
-    if len(_RESPONSE_PACKERS) >= 256:
-        _RESPONSE_PACKERS.clear()
-    packers = (
-        Struct(f">HBBBL{head_size}sHBBBL").pack,
-        Struct(f">HBBBL{tail_size}s").pack,
-    )
-    _RESPONSE_PACKERS[head_size, tail_size] = packers
-    return packers
+def _headers_data_packer(size: int) -> _Packer:
+    if len(_HEADERS_DATA_PACKERS) >= 256:
+        _HEADERS_DATA_PACKERS.clear()
+    packer = _HEADERS_DATA_PACKERS[size] = Struct(f">HBBBL{size}sHBBBL").pack
+    return packer
+
+
+def _headers_packer(size: int) -> _Packer:
+    if len(_HEADERS_PACKERS) >= 256:
+        _HEADERS_PACKERS.clear()
+    packer = _HEADERS_PACKERS[size] = Struct(f">HBBBL{size}s").pack
+    return packer
 
 
 class ConnectionClosedError(LocalProtocolError):
@@ -1147,6 +1154,58 @@ class H2Connection:
         self.send_headers(stream_id, headers, end_stream=end_stream)
         return stream_id
 
+    def send_request(
+        self,
+        headers: Iterable[tuple[bytes, bytes]],
+        data: bytes | None = None,
+        *,
+        end_stream: bool = True,
+    ) -> int:
+        """Open a new stream (client side) with its request headers and, if given, one
+        ``data`` payload, ending our side with ``end_stream``; returns the stream id.
+
+        The same as ``open_stream`` + ``send_data``, and it falls back to exactly that
+        unless ``data`` fits the windows and one frame; then the HEADERS and DATA frames
+        are framed together. This is a unary gRPC request, the hottest send on a client.
+        """
+        stream_id = self._next_stream_id
+        if not data:
+            self.send_headers(stream_id, headers, end_stream=end_stream)
+            return stream_id
+        size = len(data)
+        remote = self.remote_settings
+        max_frame = remote.max_frame_size
+        if (
+            self._terminated
+            or size > remote.initial_window_size
+            or size > self._send_window
+            or size > max_frame
+        ):
+            self.send_headers(stream_id, headers)
+            self.send_data(stream_id, data, end_stream=end_stream)
+            return stream_id
+        stream = self._open_local(stream_id)
+        block = self._encoder.encode(headers)
+        hsize = len(block)
+        if hsize > max_frame:  # CONTINUATION frames: the general way
+            stream.state = _OPENED_LOCAL
+            self._write_block(stream_id, block, False)
+            self.send_data(stream_id, data, end_stream=end_stream)
+            return stream_id
+        pack = _HEADERS_DATA_PACKERS.get(hsize) or _headers_data_packer(hsize)
+        flags = FLAG_END_STREAM if end_stream else 0
+        self._out.append(
+            pack(hsize >> 8, hsize & 0xFF, HEADERS, FLAG_END_HEADERS, stream_id,
+                 block, size >> 8, size & 0xFF, DATA, flags, stream_id)
+        )  # fmt: skip
+        self._out.append(data)
+        self._out_size += hsize + size + 18
+        self._sent_since_ping = True
+        stream.send_window -= size
+        self._send_window -= size
+        stream.state = _REQUEST_SENT if end_stream else _REQUEST_OPEN
+        return stream_id
+
     def send_headers(
         self,
         stream_id: int,
@@ -1225,20 +1284,19 @@ class H2Connection:
                 # The usual unary response: HEADERS, DATA and trailers framed by two C
                 # calls (a struct per block length: the headers frame with its block and
                 # the DATA frame header; the trailers frame with its block).
-                packers = _RESPONSE_PACKERS.get((hsize, tsize))
-                if packers is None:
-                    packers = _response_packers(hsize, tsize)
+                pack_head = _HEADERS_DATA_PACKERS.get(hsize) or _headers_data_packer(hsize)
+                pack_tail = _HEADERS_PACKERS.get(tsize) or _headers_packer(tsize)
                 stream.send_window -= size
                 self._send_window -= size
                 out = self._out
                 out.append(
-                    packers[0](hsize >> 8, hsize & 0xFF, HEADERS, FLAG_END_HEADERS, stream_id,
-                               head, size >> 8, size & 0xFF, DATA, 0, stream_id)
+                    pack_head(hsize >> 8, hsize & 0xFF, HEADERS, FLAG_END_HEADERS, stream_id,
+                              head, size >> 8, size & 0xFF, DATA, 0, stream_id)
                 )  # fmt: skip
                 out.append(data)
                 out.append(
-                    packers[1](tsize >> 8, tsize & 0xFF, HEADERS, _HEADERS_END_STREAM, stream_id,
-                               tail)
+                    pack_tail(tsize >> 8, tsize & 0xFF, HEADERS, _HEADERS_END_STREAM, stream_id,
+                              tail)
                 )  # fmt: skip
                 self._out_size += hsize + size + tsize + 27
                 self._sent_since_ping = True
