@@ -309,6 +309,10 @@ def test_every_state_input_pair_transitions_or_fails_closed(
     [
         (StreamInput.RECV_DATA,),
         (StreamInput.RECV_DATA, StreamInput.RECV_END_STREAM),
+        (StreamInput.RECV_HEADERS,),
+        (StreamInput.RECV_HEADERS, StreamInput.RECV_END_STREAM),
+        (StreamInput.SEND_HEADERS, StreamInput.SEND_DATA),
+        (StreamInput.SEND_HEADERS, StreamInput.SEND_DATA, StreamInput.SEND_END_STREAM),
         (StreamInput.SEND_HEADERS, StreamInput.SEND_DATA, StreamInput.SEND_HEADERS,
          StreamInput.SEND_END_STREAM),
         (StreamInput.SEND_DATA, StreamInput.SEND_HEADERS, StreamInput.SEND_END_STREAM),

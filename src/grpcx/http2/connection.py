@@ -156,6 +156,10 @@ _RESPONSE_STEPS = {  # send_response, by (headers included, data included)
 }
 _AFTER_RESPONSE = {steps: compose(*steps) for steps in _RESPONSE_STEPS.values()}
 _OPENED = next_state(_IDLE, _RECV_HEADERS, 0)
+_OPENED_END = next_state(_OPENED, _RECV_END_STREAM, 0)
+_HEADERS_STEPS = (_RECV_HEADERS,)
+_HEADERS_END_STEPS = (_RECV_HEADERS, _RECV_END_STREAM)
+_AFTER_HEADERS = {steps: compose(*steps) for steps in (_HEADERS_STEPS, _HEADERS_END_STEPS)}
 _OPENED_LOCAL = next_state(_IDLE, _SEND_HEADERS, 0)
 _REQUEST_OPEN = compose(_SEND_HEADERS, _SEND_DATA)[_IDLE]  # send_request, by end_stream
 _REQUEST_SENT = compose(_SEND_HEADERS, _SEND_DATA, _SEND_END_STREAM)[_IDLE]
@@ -904,12 +908,14 @@ class H2Connection:
                     valid.clear()
                 valid.add(key)
             stream = self._new_stream(stream_id, local=False)
-            stream.state = _OPENED
+            stream.state = _OPENED_END if end_stream else _OPENED
         else:
-            state = next_state(stream.state, _RECV_HEADERS, stream_id)
+            steps = _HEADERS_END_STEPS if end_stream else _HEADERS_STEPS
+            state = _AFTER_HEADERS[steps].get(stream.state)
+            if state is None:
+                reject(stream.state, steps, stream_id)
             if error is not None:
                 raise error
-            stream.state = state
             assert headers is not None
             if stream.inbound == 0 and self.client_side:
                 # As for requests: servers repeat their response lists exactly.
@@ -923,6 +929,7 @@ class H2Connection:
                 if 100 <= status < 200:
                     if end_stream:
                         raise _malformed(stream_id, "informational response ends stream")
+                    stream.state = state
                     self._events.append(InformationalHeadersReceived(stream_id, headers))
                     return
             elif stream.inbound == 0:  # pragma: no cover - a request always opens a stream
@@ -937,13 +944,12 @@ class H2Connection:
                         self._valid_trailers.clear()
                     self._valid_trailers.add(key)
                 stream.inbound = 2
-                stream.state = next_state(stream.state, _RECV_END_STREAM, stream_id)
+                stream.state = state
                 self._events.append(TrailersReceived(stream_id, headers))
                 self._maybe_close(stream)
                 return
+            stream.state = state
         stream.inbound = 1
-        if end_stream:
-            stream.state = next_state(stream.state, _RECV_END_STREAM, stream_id)
         self._events.append(HeadersReceived(stream_id, headers, end_stream))
         if end_stream:
             self._maybe_close(stream)
