@@ -24,7 +24,7 @@ import ssl as _ssl
 import stat
 import struct
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from google.rpc.status_pb2 import Status
@@ -70,13 +70,16 @@ __all__ = ["Server", "ServicerContext"]
 _log = logging.getLogger("grpcx.server")
 
 _ACCEPT_ENCODING = accept_encoding_header()
-_RESPONSE_HEADERS = build_response_headers(accept_encoding=_ACCEPT_ENCODING)
+# The constant header lists are tuples: HPACK's block cache hashes them as they are.
+_RESPONSE_HEADERS: Sequence[tuple[bytes, bytes]] = tuple(
+    build_response_headers(accept_encoding=_ACCEPT_ENCODING)
+)
 # A message's 5-byte prefix (flag, length), packed inline on the unary fast path; longer
 # messages than the length can say take the general path and its error.
 _pack_prefix = struct.Struct(">BI").pack
 _unpack_prefix = struct.Struct(">BI").unpack_from
 _MAX_PREFIXED = 0xFFFF_FFFF
-_TRAILERS_OK = build_trailers(StatusCode.OK)
+_TRAILERS_OK: Sequence[tuple[bytes, bytes]] = tuple(build_trailers(StatusCode.OK))
 # Streamed requests: how many received bytes may wait for the handler before we stop
 # acknowledging them to flow control (the client then stops sending).
 _REQUEST_BUFFER = 256 << 10
