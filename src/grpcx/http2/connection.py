@@ -1518,7 +1518,8 @@ class H2Connection:
 
     def acknowledge_received_data(self, stream_id: int, nbytes: int) -> None:
         """The application consumed ``nbytes`` of flow-controlled DATA on ``stream_id``.
-        WINDOW_UPDATEs go out once half of a window is unacknowledged."""
+        WINDOW_UPDATEs go out once half of a window is unacknowledged. Stream 0 credits
+        the connection alone (for streams the peer can send no more on)."""
         if nbytes < 0:
             raise ValueError("nbytes must not be negative")
         if self._terminated or not nbytes:
