@@ -2,6 +2,7 @@
 
 The main input is what a gRPC server sees for a stream of small messages: 1,000 DATA
 frames, each carrying one 5-byte gRPC prefix and a 100-byte message, over a few streams.
+The same with message sizes varying frame to frame shows the per-frame path alone.
 A second input mixes sizes and types (DATA of 0-1,000 bytes, WINDOW_UPDATE, PING, HEADERS)
 so that no single frame length dominates. Both sides produce the type, flags, stream id and
 payload of every frame. Run: ``python bench/bench_frames.py [--quick]``.
@@ -24,6 +25,17 @@ FRAMES = 1000
 def make_wire() -> bytes:
     message = b"\x00\x00\x00\x00\x64" + b"m" * 100
     return b"".join(fr.build_data(1 + 2 * (i % 4), message) for i in range(FRAMES))
+
+
+def make_varied_wire() -> bytes:
+    """Small DATA frames as above, but messages of 90-120 bytes: no two neighbours need be
+    alike, so read_frames' run path (frames alike, in one C call) rarely applies."""
+    rng = random.Random(2)
+    out = []
+    for i in range(FRAMES):
+        size = rng.randrange(90, 121)
+        out.append(fr.build_data(1 + 2 * (i % 4), b"\x00" + size.to_bytes(4, "big") + b"m" * size))
+    return b"".join(out)
 
 
 def make_mixed_wire() -> bytes:
@@ -105,6 +117,7 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: |")
     for name, wire in (
         (f"parse {FRAMES} small DATA frames", make_wire()),
+        (f"parse {FRAMES} small DATA frames of 95-125 B, sizes varying", make_varied_wire()),
         (
             f"parse {FRAMES} mixed frames (DATA 0-1000 B, WINDOW_UPDATE, HEADERS, PING)",
             make_mixed_wire(),
