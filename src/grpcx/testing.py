@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from grpcx.aio._protocol import H2Protocol
 from grpcx.aio.channel import Channel, _ClientConnection
 from grpcx.aio.server import Server, _ServerConnection
 
@@ -26,7 +27,7 @@ __all__ = ["in_memory_channel"]
 class _MemoryTransport(asyncio.Transport):
     """One end of an in-memory byte pipe: what one side writes, the other receives."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, protocol: asyncio.Protocol) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, protocol: H2Protocol) -> None:
         super().__init__()
         self._loop = loop
         self._protocol = protocol
