@@ -930,17 +930,19 @@ class _ServerConnection(H2Protocol):
 
     def _run_unary(self, call: _ServerCall, request: Any) -> None:
         try:
-            coro = call.method.handler(request, call.context)
+            task, response = self._eager.start(call.method.handler(request, call.context))
+            if task is None:
+                # (_complete_unary, inlined for the usual call.)
+                if call.finished:
+                    return
+                code = call.context._code
+                if code is not None and code != StatusCode.OK:
+                    call.finish_ok()
+                    return
+                call.respond(response)
+                return
         except BaseException as exc:
             call.finish_with_exception(exc)
-            return
-        try:
-            task, response = self._eager.start(coro)
-        except BaseException as exc:
-            call.finish_with_exception(exc)
-            return
-        if task is None:
-            self._complete_unary(call, response)
             return
         call.task = task
         task.add_done_callback(lambda t: self._unary_done(call, t))

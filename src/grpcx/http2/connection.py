@@ -73,6 +73,7 @@ from grpcx.http2.frames import (
     FLAG_END_HEADERS,
     FLAG_END_STREAM,
     FLAG_PADDED,
+    FLAG_PRIORITY,
     HEADERS,
     MAX_WINDOW_SIZE,
     SETTINGS,
@@ -238,6 +239,8 @@ _VALID_FIELDS_MAX = 4096
 # Whole request, response and trailer lists found valid, per connection (see
 # _on_header_block).
 _VALID_REQUESTS_MAX = 64
+# HEADERS flags that decide whether a frame is a whole block without padding or priority.
+_HEADERS_PLAIN_MASK = FLAG_END_HEADERS | FLAG_PADDED | FLAG_PRIORITY
 # DATA flags that take a frame out of a coalesced run (see receive_data).
 _PLAIN_DATA_EXCLUDED = FLAG_END_STREAM | FLAG_PADDED
 
@@ -819,6 +822,11 @@ class H2Connection:
             self._maybe_close(stream)
 
     def _on_headers(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if stream_id and flags & _HEADERS_PLAIN_MASK == FLAG_END_HEADERS:
+            # The usual HEADERS: a whole block, no padding or priority (parse_headers'
+            # checks, inlined).
+            self._on_header_block(stream_id, flags, payload, None)
+            return
         error: H2StreamError | None = None
         block, priority = parse_headers(flags, stream_id, payload)
         if priority is not None and priority.depends_on == stream_id:
@@ -1307,8 +1315,8 @@ class H2Connection:
                 self._out_size += hsize + size + tsize + 27
                 self._sent_since_ping = True
                 stream.state = state
-                if state is _CLOSED:
-                    self._maybe_close(stream)
+                if state is _CLOSED and not stream.out_end:  # (_maybe_close, inlined)
+                    self._remove_stream(stream, _CLOSED)
                 return
         if head is not None:
             self._write_block(stream_id, head, False)
