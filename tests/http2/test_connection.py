@@ -973,9 +973,20 @@ def test_window_exceeded_inside_a_run_delivers_what_fit(make_peer: Any) -> None:
     # A connection error inside a run: the run's data still comes first, then the end.
     peer = make_peer(config=H2Config(connection_window_size=65_535))
     open_request(peer, 3)
-    events = peer.send(*[fr.build_data(3, b"w" * 16_000) for _ in range(5)])
+    events = peer.send(*[fr.build_data(3, b"w" * 2_000) for _ in range(33)])
     assert events[0] == DataReceived(3, b"w" * 64_000, 64_000, False)
     assert_connection_error(peer, events, ErrorCode.FLOW_CONTROL_ERROR)
+
+
+def test_large_data_frames_are_not_joined(peer: RawPeer) -> None:
+    """Joining frames whose copy dwarfs the per-frame work would only copy them again."""
+    open_request(peer, 1)
+    big = [fr.build_data(1, bytes([i]) * 16_000) for i in range(3)]
+    events = peer.send(fr.build_data(1, b"s"), fr.build_data(1, b"t"), *big)
+    assert events == [
+        DataReceived(1, b"st", 2, False),
+        *(DataReceived(1, bytes([i]) * 16_000, 16_000, False) for i in range(3)),
+    ]
 
 
 def test_initial_window_size_change_adjusts_open_streams(make_peer: Any) -> None:

@@ -241,6 +241,10 @@ _VALID_FIELDS_MAX = 4096
 _VALID_REQUESTS_MAX = 64
 # HEADERS flags that decide whether a frame is a whole block without padding or priority.
 _HEADERS_PLAIN_MASK = FLAG_END_HEADERS | FLAG_PADDED | FLAG_PRIORITY
+# DATA frames up to this size are coalesced into runs (see receive_data); larger ones gain
+# nothing from it (their payload copy dwarfs the per-frame work) and joining would copy
+# them once more.
+_RUN_FRAME_MAX = 2048
 # DATA flags that take a frame out of a coalesced run (see receive_data).
 _PLAIN_DATA_EXCLUDED = FLAG_END_STREAM | FLAG_PADDED
 
@@ -684,7 +688,7 @@ class H2Connection:
                         stream_id == run_sid
                         and frame_type == 0
                         and not flags & _PLAIN_DATA_EXCLUDED
-                        and payload
+                        and 0 < len(payload) <= _RUN_FRAME_MAX
                     ):
                         length = run_extra + len(payload)
                         if length <= run_room:
@@ -721,6 +725,7 @@ class H2Connection:
                         type(last) is DataReceived
                         and last.stream_id == stream_id
                         and not last.end_stream
+                        and len(last.data) <= _RUN_FRAME_MAX
                     ):
                         run_sid = stream_id
                         run_stream = self._streams[stream_id]
