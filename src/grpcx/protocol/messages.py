@@ -49,59 +49,47 @@ class MessageDeframer:
     the same error, so buffered memory never exceeds one message plus one chunk.
     """
 
-    __slots__ = ("_error", "_flag", "_have", "_needed", "_parts", "max_message_size")
+    __slots__ = ("_buffer", "_error", "_needed", "max_message_size")
 
     max_message_size: int
-    _parts: list[bytes | memoryview]
-    _have: int
+    _buffer: bytearray
     _needed: int
-    _flag: int
     _error: ProtocolStatusError | None
 
     def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
         self.max_message_size = max_message_size
-        # The partial message: its pieces as they came (joined once, when complete: one
-        # copy of a large message rather than one per chunk and another at the end).
-        self._parts = []
-        self._have = 0
-        # While _flag < 0 the pieces are a prefix not yet complete and _needed is 5; after
-        # it, _parts holds only body bytes and _needed is the body's length.
+        self._buffer = bytearray()
+        # Bytes the buffered partial message needs before it can be parsed further:
+        # the prefix size while the prefix is incomplete, else prefix plus body.
         self._needed = _PREFIX_SIZE
-        self._flag = -1
         self._error = None
 
     @property
     def buffered(self) -> int:
         """Bytes held for a message not yet complete."""
-        if not self._parts:
-            return 0
-        return self._have if self._flag < 0 else self._have + _PREFIX_SIZE
+        return len(self._buffer)
 
     def feed(self, data: bytes) -> list[tuple[bool, bytes]]:
         """Consume *data* and return the messages completed by it, in order."""
         if self._error is not None:
             raise self._error
         messages: list[tuple[bool, bytes]] = []
-        if self._parts:
-            if self._flag < 0:
-                # A prefix split across chunks: put it together with what follows.
-                self._parts.append(data)
-                data = b"".join(self._parts)
-                self._parts = []
-                self._have = 0
+        buffer = self._buffer
+        if buffer:
+            buffer += data
+            needed = self._needed
+            if len(buffer) < needed:
+                return messages
+            if needed > _PREFIX_SIZE:
+                # The prefix was validated when it arrived; cut the body out with one
+                # copy and continue with what follows it.
+                with memoryview(buffer) as view:
+                    messages.append((buffer[0] == 1, bytes(view[_PREFIX_SIZE:needed])))
+                    data = bytes(view[needed:])
             else:
-                rest = self._needed - self._have
-                if len(data) < rest:
-                    self._parts.append(data)
-                    self._have += len(data)
-                    return messages
-                parts = self._parts
-                parts.append(memoryview(data)[:rest] if len(data) > rest else data)
-                messages.append((self._flag == 1, b"".join(parts)))
-                self._parts = []
-                self._have = 0
-                self._flag = -1
-                data = data[rest:]
+                data = bytes(buffer)
+            buffer.clear()
+            self._needed = _PREFIX_SIZE
 
         # Hot path: whole messages straight out of the chunk, one slice each.
         position = 0
@@ -114,18 +102,12 @@ class MessageDeframer:
             start = position + _PREFIX_SIZE
             stop = start + length
             if stop > end:
-                # The body continues in later chunks.
-                self._flag = flag
-                self._needed = length
-                self._parts = [memoryview(data)[start:]]  # (a view: joined once, later)
-                self._have = end - start
-                return messages
+                self._needed = _PREFIX_SIZE + length
+                break
             messages.append((flag == 1, data[start:stop]))
             position = stop
         if position < end:
-            self._parts = [data[position:]]
-            self._have = end - position
-            self._needed = _PREFIX_SIZE
+            buffer += memoryview(data)[position:]
         return messages
 
     def end_of_stream(self) -> None:
@@ -135,14 +117,13 @@ class MessageDeframer:
         """
         if self._error is not None:
             raise self._error
-        if self._parts:
-            if self._flag >= 0:
-                got, whole = self._have + _PREFIX_SIZE, self._needed + _PREFIX_SIZE
-                detail = f"{got} of {whole} bytes of a message"
+        if self._buffer:
+            held = len(self._buffer)
+            self._buffer.clear()
+            if self._needed > _PREFIX_SIZE:
+                detail = f"{held} of {self._needed} bytes of a message"
             else:
-                detail = f"{self._have} bytes of a message prefix"
-            self._parts = []
-            self._have = 0
+                detail = f"{held} bytes of a message prefix"
             self._error = ProtocolStatusError(
                 StatusCode.INTERNAL, f"stream ended inside a message: got {detail}"
             )
@@ -158,7 +139,6 @@ class MessageDeframer:
                 StatusCode.RESOURCE_EXHAUSTED,
                 f"received message larger than max ({length} vs. {self.max_message_size})",
             )
-        self._parts = []
-        self._have = 0
+        self._buffer.clear()
         self._error = error
         return error
