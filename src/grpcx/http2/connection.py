@@ -27,8 +27,10 @@ Driver contract
   the driver a stream's queue has emptied.
 * **Inbound flow control.** Each :class:`DataReceived` carries ``flow_controlled_length``;
   call ``acknowledge_received_data(stream_id, n)`` when the application has consumed it,
-  even if the stream was reset meanwhile. WINDOW_UPDATEs go out once half a window is
-  unacknowledged, so a slow reader holds back a fast sender.
+  even if the stream was reset meanwhile. Consecutive small DATA frames of one stream that
+  arrive in one ``receive_data`` come as one event (their data joined, their lengths
+  summed): frame boundaries carry no meaning (RFC 9113 §8.1). WINDOW_UPDATEs go out once
+  half a window is unacknowledged, so a slow reader holds back a fast sender.
 * **Errors.** Protocol violations by the peer never raise: a stream error resets the
   stream (RST_STREAM queued, :class:`StreamReset` with ``remote=False``); a connection
   error queues GOAWAY and returns :class:`ConnectionTerminated`, after which the
