@@ -78,6 +78,8 @@ _RESPONSE_HEADERS: Sequence[tuple[bytes, bytes]] = tuple(
 _pack_prefix = struct.Struct(">BI").pack
 _unpack_prefix = struct.Struct(">BI").unpack_from
 _MAX_PREFIXED = 0xFFFF_FFFF
+# Messages up to this size are sent joined to their prefix; larger ones are not copied.
+_JOIN_LIMIT = 64 * 1024
 _TRAILERS_OK: Sequence[tuple[bytes, bytes]] = tuple(build_trailers(StatusCode.OK))
 # Streamed requests: how many received bytes may wait for the handler before we stop
 # acknowledging them to flow control (the client then stops sending).
@@ -410,13 +412,23 @@ class _ServerCall:
             if len(payload) <= (_MAX_PREFIXED if limit is None else limit):
                 self.finished = self.headers_sent = True
                 h2 = self.connection.h2
-                try:  # noqa: SIM105 - contextlib.suppress costs a context manager per call
-                    h2.send_response(
-                        self.stream_id,
-                        _RESPONSE_HEADERS,
-                        _pack_prefix(0, len(payload)) + payload,
-                        _TRAILERS_OK,
-                    )
+                size = len(payload)
+                try:
+                    if size <= _JOIN_LIMIT:
+                        h2.send_response(
+                            self.stream_id,
+                            _RESPONSE_HEADERS,
+                            _pack_prefix(0, size) + payload,
+                            _TRAILERS_OK,
+                        )
+                    else:
+                        # A large message is not copied to put its prefix in front: the
+                        # prefix goes in a DATA frame of its own (framing carries no
+                        # meaning), which saves holding the message twice.
+                        h2.send_headers(self.stream_id, _RESPONSE_HEADERS)
+                        h2.send_data(self.stream_id, _pack_prefix(0, size))
+                        h2.send_data(self.stream_id, payload)
+                        h2.send_headers(self.stream_id, _TRAILERS_OK, end_stream=True)
                 except LocalProtocolError:
                     pass  # the stream or connection is already gone
                 self.release()
