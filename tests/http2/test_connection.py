@@ -702,6 +702,21 @@ def test_rst_stream_received_and_late_frames(peer: RawPeer) -> None:
     assert resets(peer.read()) == {1: ErrorCode.STREAM_CLOSED}
 
 
+def test_acknowledging_stream_0_credits_the_connection_alone(make_peer: Any) -> None:
+    """For streams the peer has ended, drivers hand credit back as stream 0: only the
+    connection window reopens; no stream WINDOW_UPDATE goes out."""
+    peer = make_peer(config=H2Config(connection_window_size=65_535, initial_window_size=65_535))
+    peer.send(fr.build_settings(ack=True))
+    open_request(peer, 1)
+    peer.send(*[fr.build_data(1, b"d" * 10_000) for _ in range(4)])
+    assert peer.conn.local_window(0) == 65_535 - 40_000
+    peer.conn.acknowledge_received_data(0, 40_000)
+    out = peer.read()
+    assert [(f.type, f.stream_id, f.increment) for f in out] == [(fr.WINDOW_UPDATE, 0, 40_000)]
+    assert peer.conn.local_window(0) == 65_535
+    assert peer.conn.local_window(1) == 65_535 - 40_000  # the stream's window is untouched
+
+
 def test_reset_stream_sent_ignores_late_frames_but_replenishes_connection(
     make_peer: Any,
 ) -> None:
