@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from typing import Any
 
 import h2.config
@@ -187,6 +188,27 @@ async def test_unary_request_framing_across_data_frames(target, frame):
         response = await client.response(sid)
         assert response.grpc_status == StatusCode.INTERNAL, parts
     await target.still_serves()
+
+
+async def test_repeated_grpc_timeout_does_not_poison_the_head_cache(echo, raw_client):
+    """A request carrying grpc-timeout twice (the first counts) must not leave a cached head
+    that a later request, carrying one of those values, would hit without its deadline."""
+
+    async def time_remaining(extra: list[tuple[bytes, bytes]]) -> float | None:
+        sid = client.request("Describe", port=echo.port, extra=extra)
+        client.send(sid, bytes(5), end_stream=True)  # one empty message
+        response = await client.response(sid)
+        assert response.grpc_status == StatusCode.OK, response
+        remaining: float | None = json.loads(response.data[5:])["time_remaining"]
+        return remaining
+
+    client = await raw_client(echo.port)
+    first = await time_remaining([(b"grpc-timeout", b"5S"), (b"grpc-timeout", b"7S")])
+    assert first is not None and 4 < first <= 5
+    for _ in range(2):
+        second = await time_remaining([(b"grpc-timeout", b"7S")])
+        assert second is not None and 6 < second <= 7
+    assert await time_remaining([]) is None
 
 
 async def test_reset_mid_message_cancels_handler(target, frame):

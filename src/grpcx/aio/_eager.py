@@ -28,8 +28,9 @@ __all__ = ["EagerStarter"]
 class _PendingTask:
     """What ``current_task()`` returns during the inline first step of a handler."""
 
-    # (__weakref__: lets tests watch for reuse without holding a reference.)
-    __slots__ = ("__weakref__", "_cancel_requests", "_loop", "task")
+    # No __weakref__: per-task state kept in a WeakKeyDictionary would carry over from one
+    # call to the next, the placeholder being reused (see EagerStarter).
+    __slots__ = ("_cancel_requests", "_loop", "task")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -145,18 +146,11 @@ class EagerStarter:
     real Task), gets the next call a fresh one.
     """
 
-    __slots__ = ("_free_refs", "_loop", "_placeholder")
+    __slots__ = ("_loop", "_placeholder")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._placeholder = _PendingTask(loop)
-        self._free_refs = self._refs()
-
-    def _refs(self) -> int:
-        # References to an unused placeholder as seen from start(): the attribute, the
-        # local variable there, and getrefcount's argument (measured, not assumed).
-        placeholder = self._placeholder
-        return _getrefcount(placeholder)
 
     def start(self, coro: Coroutine[Any, Any, Any]) -> tuple[asyncio.Task[Any] | None, Any]:
         """``(None, result)`` if ``coro`` finished in its first step, else ``(task, None)``
@@ -167,17 +161,21 @@ class EagerStarter:
             # run as part of that Task, so take the ordinary route.
             return loop.create_task(coro), None
         placeholder = self._placeholder
+        # Its references now (measured here each time, not assumed: the count of the same
+        # references differs with the interpreter, and a tracer can hold extra ones); more
+        # after the step means the handler kept it.
+        free = _getrefcount(placeholder)
         _enter_task(loop, placeholder)
         try:
             yielded = coro.send(None)
         except StopIteration as stop:
             _leave_task(loop, placeholder)
-            if _getrefcount(placeholder) != self._free_refs or placeholder._cancel_requests:
+            if _getrefcount(placeholder) != free or placeholder._cancel_requests:
                 self._placeholder = _PendingTask(loop)
             return None, stop.value
         except BaseException:
             _leave_task(loop, placeholder)
-            if _getrefcount(placeholder) != self._free_refs or placeholder._cancel_requests:
+            if _getrefcount(placeholder) != free or placeholder._cancel_requests:
                 self._placeholder = _PendingTask(loop)
             raise
         _leave_task(loop, placeholder)

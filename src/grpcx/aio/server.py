@@ -825,9 +825,12 @@ class _ServerConnection(H2Protocol):
         head = heads.get(key)
         if head is None:
             head = parse_request_headers(key)
-            if len(heads) >= _HEAD_CACHE_SIZE:
-                heads.clear()
-            heads[key] = head
+            # Cached keys hold no grpc-timeout at all (a hit in _on_request then means no
+            # deadline): a list that repeats the field is parsed each time.
+            if index < 0 or all(name != b"grpc-timeout" for name, _ in key):
+                if len(heads) >= _HEAD_CACHE_SIZE:
+                    heads.clear()
+                heads[key] = head
         return head, None if index < 0 else decode_timeout(headers[index][1])
 
     def _refuse(self, stream_id: int, code: StatusCode, message: str, end_stream: bool) -> None:
