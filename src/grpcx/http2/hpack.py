@@ -265,6 +265,11 @@ class Decoder:
                     hit = self._decode_run(key)
                 if hit[1] <= limit:  # else start over below, dropping headers past the limit
                     if run == end:
+                        # All indexed: next time the block cache answers at once.
+                        cache = self._block_cache
+                        if len(cache) >= _BLOCK_CACHE_ENTRIES:
+                            cache.clear()
+                        cache[data] = hit
                         return list(hit[0])
                     headers = list(hit[0])
                     size = hit[1]
