@@ -33,6 +33,7 @@ from typing import Any
 from google.protobuf.wrappers_pb2 import BytesValue
 
 import grpcx.aio
+from bench_server_path import QuietTransport  # (this script's directory is on sys.path)
 from grpcx.aio.channel import _ClientConnection
 from grpcx.http2.connection import H2Connection
 from grpcx.http2.events import DataReceived
@@ -89,7 +90,7 @@ class FakeServer:
             profiler.enable()
 
 
-class FakeTransport(asyncio.Transport):
+class FakeTransport(QuietTransport):
     """Hands what the client writes to the fake server."""
 
     def __init__(self, server: FakeServer) -> None:
@@ -100,21 +101,6 @@ class FakeTransport(asyncio.Transport):
     def write(self, data: Any) -> None:
         self.writes += 1
         self.server.receive(bytes(data))
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 50051) if name == "peername" else default
-
-    def is_closing(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        pass
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 async def worker(method: Any, w: int, remaining: list[int], timeout: float | None) -> None:

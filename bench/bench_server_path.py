@@ -49,17 +49,9 @@ def request_headers(timeout: bytes | None) -> list[tuple[bytes, bytes]]:
     ]
 
 
-class CountingTransport(asyncio.Transport):
-    """Collects what the server writes; the client reads it back to count calls."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.chunks: list[bytes] = []
-        self.writes = 0
-
-    def write(self, data: Any) -> None:
-        self.writes += 1
-        self.chunks.append(bytes(data))
+class QuietTransport(asyncio.Transport):
+    """A transport without a socket: always open, reading controls ignored. Subclasses say
+    what becomes of writes (here and in bench_client_path.py)."""
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return ("127.0.0.1", 1) if name == "peername" else default
@@ -77,6 +69,19 @@ class CountingTransport(asyncio.Transport):
         pass
 
 
+class CountingTransport(QuietTransport):
+    """Collects what the server writes; the client reads it back to count calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunks: list[bytes] = []
+        self.writes = 0
+
+    def write(self, data: Any) -> None:
+        self.writes += 1
+        self.chunks.append(bytes(data))
+
+
 def build_requests(client: H2Connection, calls: int, deadlines: bool) -> list[bytes]:
     message = encode_message(b"m" * 100)
     for i in range(calls):
@@ -92,28 +97,41 @@ async def echo(request: bytes, context: Any) -> bytes:
     return request
 
 
+def bench_server(method: grpcx.MethodHandler, config: H2Config | None = None) -> Server:
+    """A server with one ``bench.Echo`` method, on the running loop (never started)."""
+    server = Server(h2_config=config)
+    server.add_service(grpcx.ServiceDefinition("bench.Echo", [method]))
+    server._loop = asyncio.get_running_loop()
+    return server
+
+
+def connect(server: Server) -> tuple[H2Connection, CountingTransport, _ServerConnection]:
+    """A client connection and the server's protocol object, the preface and SETTINGS
+    exchanged; the transport's chunks are empty."""
+    client = H2Connection(client_side=True)
+    client.initiate(0.0)
+    transport = CountingTransport()
+    protocol = _ServerConnection(server)
+    protocol.connection_made(transport)
+    protocol.data_received(client.data_to_send())
+    client.receive_data(b"".join(transport.chunks), 0.0)
+    protocol.data_received(client.data_to_send())  # the client's SETTINGS ACK
+    transport.chunks.clear()
+    return client, transport, protocol
+
+
 async def run(calls: int, repeats: int, profile: bool, deadlines: bool) -> float:
     loop = asyncio.get_running_loop()
     # Every request is built before the clock starts, so the client holds them all open:
     # the server allows that many streams (a setting; the per-call path is unchanged).
-    server = Server(h2_config=H2Config(max_concurrent_streams=calls))
-    server.add_service(
-        grpcx.ServiceDefinition("bench.Echo", [grpcx.unary_unary("Unary", echo, bytes, bytes)])
+    server = bench_server(
+        grpcx.unary_unary("Unary", echo, bytes, bytes),
+        H2Config(max_concurrent_streams=calls),
     )
-    server._loop = loop
     best = 0.0
     profiler = cProfile.Profile() if profile else None
     for _ in range(repeats):
-        client = H2Connection(client_side=True)
-        client.initiate(0.0)
-        transport = CountingTransport()
-        protocol = _ServerConnection(server)
-        protocol.connection_made(transport)
-        preamble = client.data_to_send()
-        protocol.data_received(preamble)
-        client.receive_data(b"".join(transport.chunks), 0.0)
-        transport.chunks.clear()
-        protocol.data_received(client.data_to_send())  # the client's SETTINGS ACK
+        client, transport, protocol = connect(server)
         batches = [build_requests(client, 100, deadlines) for _ in range(calls // 100)]
         transport.chunks.clear()
         if profiler is not None:
@@ -156,24 +174,11 @@ async def run_client_stream(messages: int, repeats: int) -> float:
     """Messages/s of one client-streaming call: 100-byte messages, one DATA frame each (as
     grpc-go's client sends them), fed in 64 KiB reads; the handler counts them."""
     loop = asyncio.get_running_loop()
-    server = Server()
-    server.add_service(
-        grpcx.ServiceDefinition(
-            "bench.Echo", [grpcx.stream_unary("Count", count_requests, bytes, bytes)]
-        )
-    )
-    server._loop = loop
+    server = bench_server(grpcx.stream_unary("Count", count_requests, bytes, bytes))
     best = 0.0
     frame = encode_message(b"m" * 100)
     for _ in range(repeats):
-        client = H2Connection(client_side=True)
-        client.initiate(0.0)
-        transport = CountingTransport()
-        protocol = _ServerConnection(server)
-        protocol.connection_made(transport)
-        protocol.data_received(client.data_to_send())
-        client.receive_data(b"".join(transport.chunks), 0.0)
-        protocol.data_received(client.data_to_send())
+        client, transport, protocol = connect(server)
         headers = request_headers(None)
         headers[2] = (b":path", b"/bench.Echo/Count")
         stream_id = client.get_next_stream_id()

@@ -178,6 +178,12 @@ def ping_pong_result(meter: Meter) -> dict[str, Any]:
     return {"round_trips": r["calls"], "seconds": r["seconds"], "rate": r["rate"]}
 
 
+def check_echo(reply: Any, data: bytes, what: str = "") -> None:
+    """Exit (the run fails) unless ``reply`` is the BytesValue echo of ``data``."""
+    if not isinstance(reply, BytesValue) or reply.value != data:
+        raise SystemExit(f"ping-pong echo mismatch{what}: {reply!r:.80}")
+
+
 async def ping_pong_loop(
     send: Callable[[BytesValue], Awaitable[None]],
     recv: Callable[[], Awaitable[Any]],
@@ -188,16 +194,14 @@ async def ping_pong_loop(
         data = payload(size, i)
         await send(BytesValue(value=data))
         reply = await recv()
-        if not isinstance(reply, BytesValue) or reply.value != data:
-            raise SystemExit(f"ping-pong echo mismatch for {size} bytes: {reply!r:.80}")
+        check_echo(reply, data, f" for {size} bytes")
     data = payload(SIZE, 3)
     request = BytesValue(value=data)
     meter = Meter(*meter_args)
     while True:
         await send(request)
         reply = await recv()
-        if not isinstance(reply, BytesValue) or reply.value != data:
-            raise SystemExit(f"ping-pong echo mismatch: {reply!r:.80}")
+        check_echo(reply, data)
         if not meter.tick():
             return meter
 
@@ -284,15 +288,13 @@ def ping_pong_grpcio_sync(port: int, meter_args: tuple[float, float]) -> dict[st
             for i, size in enumerate(PING_PONG_CHECK_SIZES):
                 data = payload(size, i)
                 reply = round_trip(BytesValue(value=data))
-                if not isinstance(reply, BytesValue) or reply.value != data:
-                    raise SystemExit(f"ping-pong echo mismatch for {size} bytes: {reply!r:.80}")
+                check_echo(reply, data, f" for {size} bytes")
             data = payload(SIZE, 3)
             request = BytesValue(value=data)
             meter = Meter(*meter_args)
             while True:
                 reply = round_trip(request)
-                if not isinstance(reply, BytesValue) or reply.value != data:
-                    raise SystemExit(f"ping-pong echo mismatch: {reply!r:.80}")
+                check_echo(reply, data)
                 if not meter.tick():
                     break
         finally:

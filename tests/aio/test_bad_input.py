@@ -166,13 +166,17 @@ async def test_unary_request_framing_across_data_frames(target, frame):
     """A unary request's one message may come in any DATA framing; anything but exactly one
     message, or a bad flag byte, is INTERNAL (each frame shape on its own stream)."""
     client = await target.client()
-    whole = frame(b"0123456789")
-    for parts in ([whole[:2], whole[2:]], [whole[:7], whole[7:]], [whole, b""]):
+
+    async def echo(parts: list[bytes]) -> Any:
         sid = client.request("Echo", port=target.port)
         for part in parts[:-1]:
             client.send(sid, part)
         client.send(sid, parts[-1], end_stream=True)
-        response = await client.response(sid)
+        return await client.response(sid)
+
+    whole = frame(b"0123456789")
+    for parts in ([whole[:2], whole[2:]], [whole[:7], whole[7:]], [whole, b""]):
+        response = await echo(parts)
         assert response.grpc_status == StatusCode.OK, parts
         assert response.data == whole
     bad = [
@@ -181,11 +185,7 @@ async def test_unary_request_framing_across_data_frames(target, frame):
         [b"\x02" + frame(b"abc")[1:]],  # flag byte 2, in a frame holding exactly one message
     ]
     for parts in bad:
-        sid = client.request("Echo", port=target.port)
-        for part in parts[:-1]:
-            client.send(sid, part)
-        client.send(sid, parts[-1], end_stream=True)
-        response = await client.response(sid)
+        response = await echo(parts)
         assert response.grpc_status == StatusCode.INTERNAL, parts
     await target.still_serves()
 

@@ -176,16 +176,17 @@ _HEADERS_PACKERS: dict[int, _Packer] = {}
 
 
 def _headers_data_packer(size: int) -> _Packer:
-    if len(_HEADERS_DATA_PACKERS) >= 256:
-        _HEADERS_DATA_PACKERS.clear()
-    packer = _HEADERS_DATA_PACKERS[size] = Struct(f">HBBBL{size}sHBBBL").pack
-    return packer
+    return _new_packer(_HEADERS_DATA_PACKERS, size, f">HBBBL{size}sHBBBL")
 
 
 def _headers_packer(size: int) -> _Packer:
-    if len(_HEADERS_PACKERS) >= 256:
-        _HEADERS_PACKERS.clear()
-    packer = _HEADERS_PACKERS[size] = Struct(f">HBBBL{size}s").pack
+    return _new_packer(_HEADERS_PACKERS, size, f">HBBBL{size}s")
+
+
+def _new_packer(cache: dict[int, _Packer], size: int, layout: str) -> _Packer:
+    if len(cache) >= 256:
+        cache.clear()
+    packer = cache[size] = Struct(layout).pack
     return packer
 
 
@@ -747,7 +748,7 @@ class H2Connection:
         self, stream: _Stream | None, index: int, parts: list[bytes], flow: int, extra: int
     ) -> None:
         """Deliver a run of DATA frames (see receive_data) as its first frame's event."""
-        assert stream is not None
+        assert stream is not None  # (set whenever a run has frames)
         self._recv_window -= extra
         stream.recv_window -= extra
         self._events[index] = DataReceived(stream.stream_id, b"".join(parts), flow + extra, False)

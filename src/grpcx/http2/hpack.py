@@ -266,10 +266,7 @@ class Decoder:
                 if hit[1] <= limit:  # else start over below, dropping headers past the limit
                     if run == end:
                         # All indexed: next time the block cache answers at once.
-                        cache = self._block_cache
-                        if len(cache) >= _BLOCK_CACHE_ENTRIES:
-                            cache.clear()
-                        cache[data] = hit
+                        self._cache_block(data, hit)
                         return list(hit[0])
                     headers = list(hit[0])
                     size = hit[1]
@@ -365,11 +362,14 @@ class Decoder:
         if size > limit:
             raise HeaderListTooLargeError(size, limit)
         if cacheable:
-            cache = self._block_cache
-            if len(cache) >= _BLOCK_CACHE_ENTRIES:
-                cache.clear()
-            cache[data] = (tuple(headers), size)
+            self._cache_block(data, (tuple(headers), size))
         return headers
+
+    def _cache_block(self, data: bytes, entry: tuple[tuple[Header, ...], int]) -> None:
+        cache = self._block_cache
+        if len(cache) >= _BLOCK_CACHE_ENTRIES:
+            cache.clear()
+        cache[data] = entry
 
     def _decode_run(self, run: bytes) -> tuple[tuple[Header, ...], int]:
         """Decode and cache a run of one-byte indexed fields (see ``decode``)."""
