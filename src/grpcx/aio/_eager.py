@@ -99,9 +99,14 @@ class _Continue(Coroutine[Any, Any, Any]):
             self._first = _STARTED
             if isinstance(first, asyncio.Future):
                 first.cancel()
-        if val is None and tb is None:
-            return self._coro.throw(typ)
-        return self._coro.throw(typ, val, tb)  # pragma: no cover - legacy signature
+        try:
+            if val is None and tb is None:
+                return self._coro.throw(typ)
+            return self._coro.throw(typ, val, tb)  # pragma: no cover - legacy signature
+        finally:
+            # The exception comes back out through this frame, which its traceback then
+            # holds: the frame must not hold the exception too (a cycle per cancelled call).
+            del typ, val, tb
 
     def close(self) -> None:
         self._first = _STARTED

@@ -850,7 +850,12 @@ class Call(Generic[RequestT, ResponseT]):
             error.initial_metadata = (  # type: ignore[attr-defined]
                 initial.copy() if initial else Metadata()
             )
-            raise error
+            try:
+                raise error
+            finally:
+                # This frame is on the error's traceback: holding the error here too would
+                # make a cycle that outlives the call until the cyclic collector runs.
+                del error
 
 
 class _ReadingCall(Call[RequestT, ResponseT]):
