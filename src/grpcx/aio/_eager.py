@@ -1,9 +1,10 @@
 """Run a handler coroutine's first step inline, and only fall back to a Task if it suspends.
 
 A Task per call costs about 40% of a minimal server's throughput (DESIGN.md), and most
-unary handlers finish without ever awaiting anything that suspends. So the driver calls
-``coro.send(None)`` itself. If the coroutine finishes, no Task was made. If it yields a
-future, a Task continues it from exactly that point (:class:`_Continue`).
+unary handlers finish without ever awaiting anything that suspends. So the starter runs
+the coroutine's first step itself (through a reusable driver, :func:`_drive`). If the
+coroutine finishes, no Task was made. If it yields a future, a Task continues it from
+exactly that point (:class:`_Continue`).
 
 During that first step ``asyncio.current_task()`` must still answer, because
 ``asyncio.timeout()`` and ``TaskGroup`` ask for it. A :class:`_PendingTask` stands in: it
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import types
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
@@ -131,6 +133,37 @@ class _Continue(Coroutine[Any, Any, Any]):
 _STARTED: Any = object()
 
 
+class _Box:
+    """A driver's result slot, and whether it was handed to a Task (see _drive)."""
+
+    __slots__ = ("detached", "value")
+
+    def __init__(self) -> None:
+        self.detached = False
+        self.value: Any = None
+
+
+@types.coroutine
+def _drive(box: _Box) -> Generator[Any, Any, Any]:
+    """Run handler coroutines sent in, one after another, without a StopIteration each.
+
+    ``coro.send(None)`` on a coroutine that returns raises StopIteration, and raising and
+    catching it costs about as much again as the rest of starting the coroutine. A
+    coroutine finished through ``yield from`` hands its value over without one, so the
+    starter keeps one of these per connection and sends it each handler coroutine: it
+    yields ``box`` back with the value in it. If a handler suspends instead, what it
+    awaits comes out of ``send`` in place of ``box``; that driver is then ``detached`` and
+    given to the Task, and returns the handler's value, as a coroutine would.
+    """
+    coro = yield
+    while True:
+        result = yield from coro
+        if box.detached:
+            return result
+        box.value = result
+        coro = yield box
+
+
 _current_task: Callable[[asyncio.AbstractEventLoop], Any] = asyncio.current_task
 if hasattr(asyncio.current_task, "__code__") and isinstance(
     getattr(asyncio.tasks, "_current_tasks", None), dict
@@ -151,11 +184,17 @@ class EagerStarter:
     real Task), gets the next call a fresh one.
     """
 
-    __slots__ = ("_loop", "_placeholder")
+    __slots__ = ("_box", "_driver", "_loop", "_placeholder")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._placeholder = _PendingTask(loop)
+        self._new_driver()
+
+    def _new_driver(self) -> None:
+        box = self._box = _Box()
+        driver = self._driver = _drive(box)
+        driver.send(None)  # to its first ``yield``, ready for a coroutine
 
     def start(self, coro: Coroutine[Any, Any, Any]) -> tuple[asyncio.Task[Any] | None, Any]:
         """``(None, result)`` if ``coro`` finished in its first step, else ``(task, None)``
@@ -171,21 +210,29 @@ class EagerStarter:
         # after the step means the handler kept it.
         free = _getrefcount(placeholder)
         _enter_task(loop, placeholder)
+        driver = self._driver
         try:
-            yielded = coro.send(None)
-        except StopIteration as stop:
-            _leave_task(loop, placeholder)
-            if _getrefcount(placeholder) != free or placeholder._cancel_requests:
-                self._placeholder = _PendingTask(loop)
-            return None, stop.value
+            yielded = driver.send(coro)
         except BaseException:
+            # The handler raised, through the driver, which is finished now.
             _leave_task(loop, placeholder)
+            self._new_driver()
             if _getrefcount(placeholder) != free or placeholder._cancel_requests:
                 self._placeholder = _PendingTask(loop)
             raise
         _leave_task(loop, placeholder)
+        box = self._box
+        if yielded is box:
+            if _getrefcount(placeholder) != free or placeholder._cancel_requests:
+                self._placeholder = _PendingTask(loop)
+            result = box.value
+            box.value = None
+            return None, result
+        # Suspended: this driver now carries the handler, so the Task gets it.
+        box.detached = True
+        self._new_driver()
         self._placeholder = _PendingTask(loop)
-        task = loop.create_task(_Continue(coro, yielded))
+        task = loop.create_task(_Continue(driver, yielded))
         placeholder.task = task
         for _ in range(placeholder._cancel_requests):
             task.cancel()
