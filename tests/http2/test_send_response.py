@@ -90,6 +90,67 @@ def test_refused_on_a_closed_stream_without_writing(peer: Any) -> None:
     assert peer.read() == []
 
 
+RESPONSE_T = tuple(RESPONSE)
+TRAILERS_T = tuple(TRAILERS)
+
+
+def _response_blocks(peer: Any) -> list[list[tuple[bytes, bytes]]]:
+    return [peer.decode(f.data) for f in peer.read() if f.type == fr.HEADERS]
+
+
+def test_repeated_constant_blocks_follow_the_table(make_peer: Any) -> None:
+    """The framing kept for constant header and trailer tuples is used only while the
+    HPACK table is as it was: responses that change the table, and the peer's new table
+    size, come between them, and python-hyper's decoder (sharing the peer's HPACK state)
+    reads every block right."""
+    peer = make_peer()
+    stream_id = 1
+    expected: list[list[tuple[bytes, bytes]]] = []
+
+    def respond(headers: Any, trailers: Any) -> None:
+        nonlocal stream_id
+        peer.send(peer.headers(stream_id, REQUEST, end_stream=True))
+        peer.conn.send_response(stream_id, headers, b"x", trailers)
+        expected.extend([list(headers), list(trailers)])
+        stream_id += 2
+
+    for round_ in range(3):
+        respond(RESPONSE_T, TRAILERS_T)
+        respond(RESPONSE_T, TRAILERS_T)
+        # Custom metadata is indexed: the table changes, then the constant blocks again.
+        respond((*RESPONSE_T, (b"x-round", b"%d" % round_)), TRAILERS_T)
+        respond(RESPONSE_T, TRAILERS_T)
+        respond(RESPONSE_T, (*TRAILERS_T, (b"x-t", b"v" * (50 + round_))))
+        respond(RESPONSE_T, TRAILERS_T)
+    assert _response_blocks(peer) == expected
+    expected.clear()
+    # A smaller table from the peer: the next block starts with a size update.
+    peer.send(fr.build_settings([(fr.SETTINGS_HEADER_TABLE_SIZE, 0)]))
+    respond(RESPONSE_T, TRAILERS_T)
+    respond(RESPONSE_T, TRAILERS_T)
+    blocks = [f.data for f in peer.read() if f.type == fr.HEADERS]
+    assert blocks[0][0] & 0xE0 == 0x20  # a dynamic table size update first
+    assert [peer.decode(b) for b in blocks] == expected
+
+
+def test_header_lists_are_encoded_each_time(peer: Any) -> None:
+    """Only tuples are kept by identity: a list may change between responses."""
+    headers = list(RESPONSE)
+    trailers = list(TRAILERS)
+    peer.send(peer.headers(1, REQUEST, end_stream=True))
+    peer.conn.send_response(1, headers, b"x", trailers)
+    headers.append((b"x-later", b"1"))
+    trailers[0] = (b"grpc-status", b"5")
+    peer.send(peer.headers(3, REQUEST, end_stream=True))
+    peer.conn.send_response(3, headers, b"x", trailers)
+    assert _response_blocks(peer) == [
+        RESPONSE,
+        TRAILERS,
+        [*RESPONSE, (b"x-later", b"1")],
+        [(b"grpc-status", b"5")],
+    ]
+
+
 # ------------------------------------------------------------ send_request (client side)
 
 

@@ -45,6 +45,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from struct import Struct
+from typing import Any
 
 from grpcx.http2.errors import (
     ErrorCode,
@@ -413,6 +414,9 @@ class H2Connection:
         self.local_settings = LocalSettings()
 
         self._encoder = Encoder()
+        # send_response's framing of the headers and trailers it last sent: (headers,
+        # trailers, the encoder's generation, then the packers, blocks and sizes below).
+        self._response_frames: tuple[Any, ...] = (None, None, -1)
         if cfg.max_encoder_table_size < 4096:
             self._encoder.header_table_size = cfg.max_encoder_table_size
         self._decoder = Decoder()
@@ -1294,50 +1298,96 @@ class H2Connection:
         state = _AFTER_RESPONSE[steps].get(stream.state)
         if state is None:
             reject(stream.state, steps, stream_id)
-        encode = self._encoder.encode
-        # Encoded in order, once each: encoding changes the HPACK table.
-        head = encode(headers) if headers is not None else None
-        tail = encode(trailers)
-        if head is not None and size:
-            max_frame = self.remote_settings.max_frame_size
-            hsize = len(head)
-            tsize = len(tail)
-            if hsize <= max_frame and tsize <= max_frame:
-                # The usual unary response: HEADERS, DATA and trailers framed by two C
-                # calls (a struct per block length: the headers frame with its block and
-                # the DATA frame header; the trailers frame with its block).
-                pack_head = _HEADERS_DATA_PACKERS.get(hsize) or _headers_data_packer(hsize)
-                pack_tail = _HEADERS_PACKERS.get(tsize) or _headers_packer(tsize)
-                stream.send_window -= size
-                self._send_window -= size
-                out = self._out
-                out.append(
-                    pack_head(hsize >> 8, hsize & 0xFF, HEADERS, FLAG_END_HEADERS, stream_id,
-                              head, size >> 8, size & 0xFF, DATA, 0, stream_id)
-                )  # fmt: skip
-                out.append(data)
-                out.append(
-                    pack_tail(tsize >> 8, tsize & 0xFF, HEADERS, _HEADERS_END_STREAM, stream_id,
-                              tail)
-                )  # fmt: skip
-                self._out_size += hsize + size + tsize + 27
-                self._sent_since_ping = True
+        encoder = self._encoder
+        frames = self._response_frames
+        if (
+            frames[0] is headers
+            and frames[1] is trailers
+            and frames[2] == encoder.generation
+            and size
+        ):
+            # The same constant headers and trailers as last time, and the HPACK table
+            # unchanged: their blocks, sizes and packers are as they were.
+            _, _, _, pack_head, head, hhi, hlo, pack_tail, tail, thi, tlo, extra = frames
+        else:
+            # Encoded in order, once each: encoding changes the HPACK table.
+            head = encoder.encode(headers) if headers is not None else None
+            tail = encoder.encode(trailers)
+            found = (
+                self._frame_blocks(headers, trailers, head, tail)
+                if head is not None and size
+                else None
+            )
+            if found is None:
+                if head is not None:
+                    self._write_block(stream_id, head, False)
+                if size:
+                    stream.send_window -= size
+                    self._send_window -= size
+                    self._out.append(_FRAME_HEADER.pack(size >> 8, size & 0xFF, DATA, 0, stream_id))
+                    self._out.append(data)
+                    self._out_size += size + 9
                 stream.state = state
-                if state is _CLOSED and not stream.out_end:  # (_maybe_close, inlined)
-                    self._remove_stream(stream, _CLOSED)
+                self._write_block(stream_id, tail, True)
+                if state is _CLOSED:
+                    self._maybe_close(stream)
                 return
-        if head is not None:
-            self._write_block(stream_id, head, False)
-        if size:
-            stream.send_window -= size
-            self._send_window -= size
-            self._out.append(_FRAME_HEADER.pack(size >> 8, size & 0xFF, DATA, 0, stream_id))
-            self._out.append(data)
-            self._out_size += size + 9
+            pack_head, head, hhi, hlo, pack_tail, tail, thi, tlo, extra = found
+        # The usual unary response: HEADERS, DATA and trailers framed by two C calls (a
+        # struct per block length: the headers frame with its block and the DATA frame
+        # header; the trailers frame with its block).
+        stream.send_window -= size
+        self._send_window -= size
+        out = self._out
+        out.append(
+            pack_head(hhi, hlo, HEADERS, FLAG_END_HEADERS, stream_id,
+                      head, size >> 8, size & 0xFF, DATA, 0, stream_id)
+        )  # fmt: skip
+        out.append(data)
+        out.append(pack_tail(thi, tlo, HEADERS, _HEADERS_END_STREAM, stream_id, tail))
+        self._out_size += size + extra
+        self._sent_since_ping = True
         stream.state = state
-        self._write_block(stream_id, tail, True)
-        if state is _CLOSED:
-            self._maybe_close(stream)
+        if state is _CLOSED and not stream.out_end:  # (_maybe_close, inlined)
+            self._remove_stream(stream, _CLOSED)
+
+    def _frame_blocks(
+        self,
+        headers: Iterable[tuple[bytes, bytes]] | None,
+        trailers: Iterable[tuple[bytes, bytes]],
+        head: bytes,
+        tail: bytes,
+    ) -> tuple[Any, ...] | None:
+        """send_response's two-call framing of these encoded blocks: packers, blocks and
+        sizes; None if a block needs more than one frame. Kept for the next response if
+        encoding the same headers and trailers again will give the same blocks."""
+        max_frame = self.remote_settings.max_frame_size
+        hsize = len(head)
+        tsize = len(tail)
+        if hsize > max_frame or tsize > max_frame:
+            return None
+        found = (
+            _HEADERS_DATA_PACKERS.get(hsize) or _headers_data_packer(hsize),
+            head,
+            hsize >> 8,
+            hsize & 0xFF,
+            _HEADERS_PACKERS.get(tsize) or _headers_packer(tsize),
+            tail,
+            tsize >> 8,
+            tsize & 0xFF,
+            hsize + tsize + 27,
+        )
+        encoder = self._encoder
+        if (
+            type(headers) is tuple  # (a list could change under the same identity)
+            and type(trailers) is tuple
+            and hsize <= 16384  # (the smallest SETTINGS_MAX_FRAME_SIZE there is)
+            and tsize <= 16384
+            and encoder.cached_block(headers) is head
+            and encoder.cached_block(trailers) is tail
+        ):
+            self._response_frames = (headers, trailers, encoder.generation, *found)
+        return found
 
     def send_trailers(self, stream_id: int, headers: Iterable[tuple[bytes, bytes]]) -> None:
         """Send trailers, ending our side of the stream."""

@@ -532,6 +532,7 @@ class Encoder:
         "_strings",
         "_table_limit",
         "_table_size",
+        "generation",
     )
 
     def __init__(self, header_table_size: int = DEFAULT_HEADER_TABLE_SIZE) -> None:
@@ -563,6 +564,9 @@ class Encoder:
         self._fields: dict[HeaderLike, bytes] = {}
         self._heads: dict[bytes, bytes] = {}
         self._blocks: dict[tuple[HeaderLike, ...], bytes] = {}
+        #: Changes whenever the dynamic table does (or its size): a block from
+        #: :meth:`cached_block` stays right while this is unchanged.
+        self.generation = 0
 
     @property
     def header_table_size(self) -> int:
@@ -623,6 +627,17 @@ class Encoder:
                 blocks.clear()
             blocks[key] = block
         return block
+
+    def cached_block(self, headers: tuple[HeaderLike, ...]) -> bytes | None:
+        """The block :meth:`encode` would give ``headers`` now without changing anything
+        (from its cache), or None. It stays what encoding them gives, and encoding them
+        stays free of effects, for as long as :attr:`generation` is unchanged."""
+        if self._pending_min is not None:
+            return None
+        try:
+            return self._blocks.get(headers)
+        except TypeError:
+            return None
 
     def _encode_general(self, headers: Iterable[HeaderLike], sensitive: Collection[bytes]) -> bytes:
         """Encode without the block cache: size updates pending, or sensitive names given."""
@@ -714,8 +729,6 @@ class Encoder:
     def _insert(self, name: bytes, value: bytes, size: int) -> None:
         """Add an entry (RFC 7541 §4.4); the caller made sure it fits in the table."""
         self._evict(self._table_limit - size)
-        self._blocks.clear()
-        self._fields.clear()
         number = self._inserted
         self._inserted = number + 1
         self._entries.append((name, value, number))
@@ -725,8 +738,10 @@ class Encoder:
 
     def _evict(self, target: int) -> None:
         """Drop the oldest entries until the table size is at most ``target``."""
+        # (Also how an insertion and a size change empty the caches.)
         self._blocks.clear()
         self._fields.clear()
+        self.generation += 1
         entries = self._entries
         while self._table_size > target:
             name, value, number = entries.popleft()
