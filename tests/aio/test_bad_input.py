@@ -190,6 +190,53 @@ async def test_unary_request_framing_across_data_frames(target, frame):
     await target.still_serves()
 
 
+async def test_request_that_does_not_deserialize_is_internal(serve, raw_client, frame):
+    """A request message protobuf cannot parse ends its call with INTERNAL, whatever the
+    framing (one DATA frame with END_STREAM is the unary fast path), and the handler never
+    runs; the server goes on serving."""
+    from google.protobuf.wrappers_pb2 import BytesValue
+
+    import grpcx
+
+    ran: list[str] = []
+
+    async def typed(request: BytesValue, context: ServicerContext) -> BytesValue:
+        ran.append("unary")
+        return request
+
+    async def typed_stream(request: BytesValue, context: ServicerContext) -> Any:
+        ran.append("stream")
+        yield request
+
+    _, port = await serve(
+        grpcx.unary_unary("Typed", typed, BytesValue, BytesValue),
+        grpcx.unary_stream("TypedStream", typed_stream, BytesValue, BytesValue),
+    )
+    client = await raw_client(port)
+
+    async def call(name: str, parts: list[bytes]) -> Any:
+        sid = client.request(name, port=port)
+        for part in parts[:-1]:
+            client.send(sid, part)
+        client.send(sid, parts[-1], end_stream=True)
+        return await client.response(sid)
+
+    bad = frame(b"\xff\xff\xff\xff")  # a tag with field number 0: not protobuf
+    for name in ("Typed", "TypedStream"):
+        for parts in ([bad], [bad, b""], [bad[:3], bad[3:]]):
+            response = await call(name, parts)
+            assert response.grpc_status == StatusCode.INTERNAL, (name, parts)
+            message = response.trailers.get(b"grpc-message", response.headers.get(b"grpc-message"))
+            assert message is not None and b"deserialize" in message
+    assert ran == []
+    good = frame(BytesValue(value=b"ok").SerializeToString())
+    for name in ("Typed", "TypedStream"):
+        response = await call(name, [good])
+        assert response.grpc_status == StatusCode.OK
+        assert response.data == good
+    assert ran == ["unary", "stream"]
+
+
 async def test_repeated_grpc_timeout_does_not_poison_the_head_cache(echo, raw_client):
     """A request carrying grpc-timeout twice (the first counts) must not leave a cached head
     that a later request, carrying one of those values, would hit without its deadline."""

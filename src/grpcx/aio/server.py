@@ -856,6 +856,20 @@ class _ServerConnection(H2Protocol):
             flag, length = _unpack_prefix(data)
             if length + 5 == len(data) and flag <= 1 and length <= self.server._max_receive:
                 # The usual unary request: one DATA frame holding exactly one message.
+                method = call.method
+                if end_stream and not flag and method.cardinality is Cardinality.UNARY_UNARY:
+                    # ... and the end of it, uncompressed: what _request_ended and
+                    # decode_request would do, without queueing the message.
+                    call.request_ended = True
+                    try:
+                        request = method.request_deserializer(data[5:])
+                    except Exception:
+                        call.finish(
+                            StatusCode.INTERNAL, "could not deserialize the request message"
+                        )
+                        return
+                    self._run_unary(call, request)
+                    return
                 call.messages.append((flag == 1, data[5:]))
                 if end_stream:
                     self._request_ended(call)
