@@ -1140,10 +1140,36 @@ def test_finished_streams_are_forgotten(make_peer: Any) -> None:
         peer.conn.data_to_send()
     conn = peer.conn
     assert conn.open_streams == 0
-    assert len(conn._streams) == 0 and len(conn._closed) <= 64
+    assert len(conn._streams) == 0 and len(conn._closed) + len(conn._closed_old) <= 64
     # A late DATA on a long-forgotten stream is ignored, not fatal.
     assert peer.send(fr.build_data(1, b"late")) == []
     assert not conn.terminated
+
+
+@pytest.mark.parametrize("history", [1, 7, 64])
+def test_closed_stream_history_keeps_the_newest_half(make_peer: Any, history: int) -> None:
+    """Late DATA on a stream that closed normally is a connection error STREAM_CLOSED
+    (RFC 9113 §5.1) while the stream is remembered, which the newest half of the history
+    always is; on a stream forgotten long ago it is ignored, like one we reset."""
+    count = 3 * history + 5
+    ids = [2 * i + 1 for i in range(count)]
+
+    def closed_peer() -> Any:
+        peer = make_peer(config=H2Config(closed_stream_history=history))
+        for stream_id in ids:
+            peer.send(peer.headers(stream_id, REQUEST, end_stream=True))
+            peer.conn.send_headers(stream_id, RESPONSE + TRAILERS, end_stream=True)
+        peer.read()
+        assert len(peer.conn._closed) + len(peer.conn._closed_old) <= history
+        return peer
+
+    for stream_id in (ids[-1], ids[-max(1, history // 2)]):
+        peer = closed_peer()
+        peer.send(fr.build_data(stream_id, b"late"))
+        assert goaway_code(peer.read()) == ErrorCode.STREAM_CLOSED, stream_id
+    peer = closed_peer()
+    assert peer.send(fr.build_data(ids[0], b"late")) == []
+    assert not peer.conn.terminated and peer.read() == []
 
 
 # ===================================================================== hostile peers

@@ -262,7 +262,8 @@ class Harness:
         Public queries where they exist; private attributes otherwise, each named here:
         ``_reader`` (the FrameReader: its public ``buffered``), ``_hb_parts`` (the header
         block being reassembled), ``_reactive`` (undrained bytes provoked by the peer),
-        ``_closed`` (closed-stream history), ``_decoder._table_size`` (HPACK table).
+        ``_closed`` and ``_closed_old`` (closed-stream history), ``_decoder._table_size`` (HPACK
+        table).
         """
         conn = self.conn
         config = self.config
@@ -279,7 +280,7 @@ class Harness:
         # it, plus the GOAWAY.
         provoked = conn.outbound_buffered - self.app_bytes
         assert provoked <= config.max_outbound_buffer + MAX_REACTIVE_FRAME + MAX_GOAWAY
-        assert len(conn._closed) <= config.closed_stream_history
+        assert len(conn._closed) + len(conn._closed_old) <= config.closed_stream_history
         # Streams the peer opened: the limit we advertised, even before the peer ACKs it.
         assert conn.remote_open_streams <= config.max_concurrent_streams
         decoder = conn._decoder

@@ -436,7 +436,12 @@ class H2Connection:
         self._peer_settings_seen = False
 
         self._streams: dict[int, _Stream] = {}
-        self._closed: dict[int, StreamState] = {}  # bounded, oldest first
+        # Closed streams' final states, for late frames: the newest in _closed; when it holds
+        # half the history it becomes _closed_old (the older one is dropped), so between
+        # half and all of closed_stream_history are remembered, at O(1) per stream.
+        self._closed: dict[int, StreamState] = {}
+        self._closed_old: dict[int, StreamState] = {}
+        self._closed_half = max(1, cfg.closed_stream_history // 2)
         self._blocked: dict[int, None] = {}  # streams with queued data, in arrival order
         self._local_parity = 1 if client_side else 0
         self._next_stream_id = 1 if client_side else 2
@@ -786,7 +791,7 @@ class H2Connection:
         frame after our RST_STREAM needs. (A HEADERS opening such a peer id is caught
         separately: stream ids must increase.)
         """
-        state = self._closed.get(stream_id)
+        state = self._closed_state(stream_id)
         if state is not None:
             return state
         if (stream_id & 1) == self._local_parity:
@@ -900,7 +905,7 @@ class H2Connection:
                     ErrorCode.PROTOCOL_ERROR, f"server opened stream {stream_id} (push is off)"
                 )
             if stream_id <= self._highest_peer_id:
-                closed = self._closed.get(stream_id)
+                closed = self._closed_state(stream_id)
                 if closed is None:
                     raise H2ConnectionError(
                         ErrorCode.PROTOCOL_ERROR, f"stream id {stream_id} did not increase"
@@ -1136,14 +1141,14 @@ class H2Connection:
 
     def _remember_closed(self, stream_id: int, state: StreamState) -> None:
         closed = self._closed
-        closed.pop(stream_id, None)
-        closed[stream_id] = state
-        limit = self.config.closed_stream_history
-        if len(closed) > limit:
-            # Pruned in batches down to the newest half: dropping the oldest entry one at a
-            # time makes ``next(iter(dict))`` walk ever more deleted slots.
-            keep = limit // 2
-            self._closed = dict(list(closed.items())[-keep:]) if keep else {}
+        closed[stream_id] = state  # (shadows an older entry in _closed_old, if any)
+        if len(closed) >= self._closed_half:
+            self._closed_old = closed
+            self._closed = {}
+
+    def _closed_state(self, stream_id: int) -> StreamState | None:
+        state = self._closed.get(stream_id)
+        return state if state is not None else self._closed_old.get(stream_id)
 
     def _maybe_close(self, stream: _Stream) -> None:
         """Forget a stream once both sides ended it and its queued output is out."""
