@@ -1116,6 +1116,32 @@ def test_send_data_chunking_queueing_and_deferred_end(make_peer: Any) -> None:
     assert out[1].flags & fr.FLAG_END_STREAM and peer.decode(out[1].data) == TRAILERS
 
 
+def test_small_data_keeps_order_and_windows(make_peer: Any) -> None:
+    """Small DATA is framed at once only while nothing of the stream waits for window and
+    it fits both windows and one frame; otherwise it queues behind, in order."""
+    peer = make_peer(conn_is_client=True, peer_settings=[(fr.SETTINGS_INITIAL_WINDOW_SIZE, 100)])
+    conn = peer.conn
+    stream_id = conn.open_stream(REQUEST)
+    conn.send_data(stream_id, b"a" * 60)  # fits: one frame
+    conn.send_data(stream_id, b"b" * 60)  # 40 fit, 20 queue
+    conn.send_data(stream_id, b"c" * 5)  # would fit a fresh window, but b is waiting
+    out = [f for f in peer.read() if f.type == fr.DATA]
+    assert [f.data for f in out] == [b"a" * 60, b"b" * 40]
+    assert conn.remote_window(stream_id) == 0
+    assert conn.outbound_queued(stream_id) == 25
+    peer.send(fr.build_window_update(stream_id, 1000))
+    out = [f for f in peer.read() if f.type == fr.DATA]
+    assert b"".join(f.data for f in out) == b"b" * 20 + b"c" * 5
+    conn.send_data(stream_id, b"d" * 7)  # nothing queued now: at once
+    out = [f for f in peer.read() if f.type == fr.DATA]
+    assert [f.data for f in out] == [b"d" * 7]
+    assert conn.remote_window(stream_id) == 1000 - 25 - 7
+    conn.send_data(stream_id, b"", end_stream=True)
+    assert conn.stream_state(stream_id) == S.HALF_CLOSED_LOCAL
+    with pytest.raises(StreamStateError):
+        conn.send_data(stream_id, b"e")
+
+
 def test_queued_data_is_released_fairly(make_peer: Any) -> None:
     peer = make_peer(conn_is_client=True, peer_settings=[(fr.SETTINGS_INITIAL_WINDOW_SIZE, 10**6)])
     conn = peer.conn

@@ -167,6 +167,8 @@ _AFTER_HEADERS = {steps: compose(*steps) for steps in (_HEADERS_STEPS, _HEADERS_
 _OPENED_LOCAL = next_state(_IDLE, _SEND_HEADERS, 0)
 _REQUEST_OPEN = compose(_SEND_HEADERS, _SEND_DATA)[_IDLE]  # send_request, by end_stream
 _REQUEST_SENT = compose(_SEND_HEADERS, _SEND_DATA, _SEND_END_STREAM)[_IDLE]
+# States in which sending DATA (without END_STREAM) leaves the state as it is.
+_DATA_SENDABLE = frozenset(s for s, after in compose(_SEND_DATA).items() if after is s)
 
 # Framing of a unary request or response in few C calls: a struct per header block length
 # packing the HEADERS frame, its block and the next DATA frame's header, and one packing a
@@ -1428,8 +1430,28 @@ class H2Connection:
         """Send ``data`` on a stream: framed now as far as the flow-control windows and the
         peer's MAX_FRAME_SIZE allow, the rest queued (END_STREAM waits for it). ``data``
         must not be mutated afterwards (it is referenced, not copied, until written)."""
-        self._check_usable()
         stream = self._streams.get(stream_id)
+        size = len(data)
+        if (
+            stream is not None
+            and not end_stream
+            and not stream.out_bytes
+            and stream.state in _DATA_SENDABLE
+            and 0 < size <= stream.send_window
+            and size <= self._send_window
+            and size <= self.remote_settings.max_frame_size
+            and not self._terminated
+        ):
+            # The common case (a streamed message): one frame, within both windows.
+            stream.send_window -= size
+            self._send_window -= size
+            out = self._out
+            out.append(_FRAME_HEADER.pack(size >> 8, size & 0xFF, DATA, 0, stream_id))
+            out.append(data)
+            self._out_size += size + 9
+            self._sent_since_ping = True
+            return
+        self._check_usable()
         if stream is None:
             raise StreamStateError(f"stream {stream_id} is not open")
         state = next_state(stream.state, _SEND_DATA, stream_id)
