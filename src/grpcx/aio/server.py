@@ -1032,7 +1032,8 @@ class _ServerConnection(H2Protocol):
                     self.flush()
                 else:
                     self.schedule_flush()
-                await call.wait_writable()
+                if self.paused or self.h2.outbound_queued(call.stream_id) > _RESPONSE_BUFFER:
+                    await call.wait_writable()  # (the test inlined: no coroutine per message)
         except BaseException as exc:
             call.finish_with_exception(exc)
         else:
