@@ -10,7 +10,8 @@ The client side of the exchange (decoding the responses) is not measured.
 The clock is this process's CPU time, so other work on a shared machine skews it less.
 Requests come in two shapes: without ``grpc-timeout`` (as h2load and many clients send
 them: the header block repeats exactly) and with a per-call ``grpc-timeout``. A third row
-streams 100-byte request messages into one client-streaming call, one DATA frame each.
+streams 100-byte request messages into one client-streaming call, one DATA frame each; a
+fourth has one server-streaming call yield 100-byte messages.
 Run: ``python bench/bench_server_path.py [--quick] [--profile [--deadlines]]``.
 """
 
@@ -204,6 +205,55 @@ async def run_client_stream(messages: int, repeats: int) -> float:
     return best
 
 
+STREAM_ITEM = b"m" * 100
+
+
+async def stream_items(request: bytes, context: Any) -> Any:
+    for _ in range(int(request)):
+        yield STREAM_ITEM
+
+
+async def run_server_stream(messages: int, repeats: int) -> float:
+    """Messages/s of one server-streaming call: the handler yields ``messages`` 100-byte
+    messages; the client's windows are open wide, so flow control never holds them back."""
+    loop = asyncio.get_running_loop()
+    server = bench_server(grpcx.unary_stream("Stream", stream_items, bytes, bytes))
+    wide = H2Config(initial_window_size=2**31 - 1, connection_window_size=2**31 - 1)
+    best = 0.0
+    for _ in range(repeats):
+        client = H2Connection(client_side=True, config=wide)
+        client.initiate(0.0)
+        transport = CountingTransport()
+        protocol = _ServerConnection(server)
+        protocol.connection_made(transport)
+        protocol.data_received(client.data_to_send())
+        client.receive_data(b"".join(transport.chunks), 0.0)
+        protocol.data_received(client.data_to_send())
+        transport.chunks.clear()
+        headers = request_headers(None)
+        headers[2] = (b":path", b"/bench.Echo/Stream")
+        stream_id = client.get_next_stream_id()
+        client.send_headers(stream_id, headers)
+        client.send_data(stream_id, encode_message(b"%d" % messages), end_stream=True)
+        wire = client.data_to_send()
+        start = time.process_time()
+        loop.call_soon(protocol.data_received, wire)
+        await asyncio.sleep(0)
+        for _ in range(10 * messages):  # bounded: the handler's Task yields now and then
+            if stream_id not in protocol.calls:
+                break
+            await asyncio.sleep(0)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        elapsed = time.process_time() - start
+        events = client.receive_data(b"".join(transport.chunks), 0.0)
+        received = sum(len(e.data) for e in events if isinstance(e, DataReceived))
+        ended = [e for e in events if isinstance(e, TrailersReceived)]
+        assert received == messages * (len(STREAM_ITEM) + 5) and ended, "stream incomplete"
+        best = max(best, messages / elapsed)
+    return best
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     profile = "--profile" in sys.argv
@@ -220,6 +270,10 @@ def main() -> None:
         rate = asyncio.run(run_client_stream(20_000 if quick else 200_000, repeats // 2 + 1))
         rows.append(
             f"| server path, client streaming of 100-byte messages (msgs/s) | {rate:,.0f} |"
+        )
+        rate = asyncio.run(run_server_stream(20_000 if quick else 100_000, repeats // 2 + 1))
+        rows.append(
+            f"| server path, server streaming of 100-byte messages (msgs/s) | {rate:,.0f} |"
         )
     print("| benchmark | grpcx calls/s |")
     print("| --- | ---: |")
