@@ -1055,14 +1055,34 @@ def test_malformed_request_resets_only_that_stream(
     peer: RawPeer, headers: list[tuple[bytes, bytes]]
 ) -> None:
     open_request(peer, 1)
-    events = peer.send(peer.headers(3, headers))
-    assert events == []  # never surfaced to the application
-    assert resets(peer.read()) == {3: ErrorCode.PROTOCOL_ERROR}
+    # Sent three times: the block's encoding repeats from the second on (HPACK indexed its
+    # fields the first time), and a repeated block is rejected each time, never cached.
+    for stream_id in (3, 5, 7):
+        events = peer.send(peer.headers(stream_id, headers))
+        assert events == []  # never surfaced to the application
+        assert resets(peer.read()) == {stream_id: ErrorCode.PROTOCOL_ERROR}
     # The connection and stream 1 carry on (and HPACK stayed in step).
     assert peer.send(fr.build_data(1, b"fine", end_stream=True)) == [
         DataReceived(1, b"fine", 4, True)
     ]
-    open_request(peer, 5)
+    open_request(peer, 9)
+
+
+def test_repeated_header_blocks_carry_one_key(peer: RawPeer) -> None:
+    """HeadersReceived.key: the same tuple object for every repeat of a header block (the
+    list as a tuple), None for a block HPACK did not cache (one that indexes a field)."""
+    headers = [*REQUEST, (b"x-a", b"1")]
+    keys = []
+    for stream_id in (1, 3, 5, 7):
+        (event,) = peer.send(peer.headers(stream_id, headers, end_stream=True))
+        assert isinstance(event, HeadersReceived) and event.headers == headers
+        keys.append(event.key)
+    assert keys[0] is None  # the first block inserted x-a into the table
+    assert keys[1] == tuple(headers) and keys[2] is keys[1] and keys[3] is keys[1]
+    other = [*REQUEST, (b"x-a", b"2")]
+    for stream_id in (9, 11):
+        (event,) = peer.send(peer.headers(stream_id, other, end_stream=True))
+        assert event.headers == other and event.key is not keys[1]
 
 
 @pytest.mark.parametrize(

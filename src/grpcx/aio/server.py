@@ -605,6 +605,11 @@ class _ServerConnection(H2Protocol):
         # hold the call past its deadline).
         self._incomplete: list[_ServerCall] = []
         self._heads: dict[tuple[tuple[bytes, bytes], ...], RequestHead] = {}
+        # The same, by the identity of the core's key for a repeated header block
+        # (HeadersReceived.key): id -> (that key, its head, its timeout).
+        self._head_ids: dict[
+            int, tuple[tuple[tuple[bytes, bytes], ...], RequestHead, float | None]
+        ] = {}
         self._acks: dict[int, int] = {}  # flow-control credit to give back, by stream
         self._credit = 0  # and for the connection alone (streams the client has ended)
         self._eager = EagerStarter(self.loop)
@@ -710,7 +715,7 @@ class _ServerConnection(H2Protocol):
                     event.stream_id, event.data, event.flow_controlled_length, event.end_stream
                 )
             elif type(event) is HeadersReceived:
-                self._on_request(event.stream_id, event.headers, event.end_stream)
+                self._on_request(event.stream_id, event.headers, event.end_stream, event.key)
             elif type(event) is TrailersReceived:
                 self._on_request_end(event.stream_id)
             elif type(event) is StreamReset:
@@ -751,17 +756,28 @@ class _ServerConnection(H2Protocol):
             self.transport.write(data_out)
 
     def _on_request(
-        self, stream_id: int, headers: list[tuple[bytes, bytes]], end_stream: bool
+        self,
+        stream_id: int,
+        headers: list[tuple[bytes, bytes]],
+        end_stream: bool,
+        key: tuple[tuple[bytes, bytes], ...] | None = None,
     ) -> None:
         h2 = self.h2
-        # A client sends the same header block call after call (HPACK even hands back the
-        # same field tuples), so parsed heads are cached per connection by the whole list.
-        # Per-call values (grpc-timeout) make the key unique: such heads are not stored.
-        head = self._heads.get(tuple(headers))
+        # A client sends the same header block call after call: parsed heads are cached
+        # per connection by the identity of the core's key for that block, or (a block
+        # with a per-call grpc-timeout has none) by the list without its grpc-timeout.
+        head: RequestHead | None = None
         timeout: float | None = None
+        known = self._head_ids.get(id(key)) if key is not None else None
+        if known is not None and known[0] is key:
+            _, head, timeout = known
         try:
             if head is None:
                 head, timeout = self._parse_head(headers)
+                if key is not None:
+                    if len(self._head_ids) >= _HEAD_CACHE_SIZE:
+                        self._head_ids.clear()
+                    self._head_ids[id(key)] = (key, head, timeout)
         except RequestHeadersError as exc:
             h2.send_headers(
                 stream_id,

@@ -468,9 +468,12 @@ class H2Connection:
 
         self._pings: dict[bytes, float] = {}
         self._sent_since_ping = False  # HEADERS or DATA sent since the peer's last PING
-        self._valid_requests: set[tuple[tuple[bytes, bytes], ...]] = set()
-        self._valid_responses: dict[tuple[tuple[bytes, bytes], ...], int] = {}
-        self._valid_trailers: set[tuple[tuple[bytes, bytes], ...]] = set()
+        # Header lists found valid, by the identity of the decoder's tuple for their block
+        # (Decoder.last_key), which is the same object each time a peer repeats a block:
+        # id -> that tuple (held, so the id cannot be reused) [and a response's status].
+        self._valid_requests: dict[int, tuple[tuple[bytes, bytes], ...]] = {}
+        self._valid_responses: dict[int, tuple[tuple[tuple[bytes, bytes], ...], int]] = {}
+        self._valid_trailers: dict[int, tuple[tuple[bytes, bytes], ...]] = {}
         self._goaway_sent_last: int | None = None
         self._goaway_received_last: int | None = None
 
@@ -886,8 +889,10 @@ class H2Connection:
         # Decode before anything else: every block changes the HPACK state (RFC 9113 §4.3),
         # including blocks for streams that are then refused or ignored.
         headers: Headers | None
+        key: tuple[tuple[bytes, bytes], ...] | None = None
         try:
             headers = self._decoder.decode(block)
+            key = self._decoder.last_key
         except HeaderListTooLargeError as exc:
             headers = None
             if error is None:
@@ -925,15 +930,15 @@ class H2Connection:
                 )
             assert headers is not None
             # Validate before the application hears of it. Clients repeat their header
-            # lists exactly, call after call, so whole lists already found valid are kept
-            # (bounded; a list with a per-call value simply misses).
-            key = tuple(headers)
+            # blocks exactly, call after call, so lists already found valid are kept
+            # (bounded; a block with a per-call value has no key and is checked each time).
             valid = self._valid_requests
-            if key not in valid:
+            if key is None or valid.get(id(key)) is not key:
                 _validate_request(headers, stream_id)
-                if len(valid) >= _VALID_REQUESTS_MAX:
-                    valid.clear()
-                valid.add(key)
+                if key is not None:
+                    if len(valid) >= _VALID_REQUESTS_MAX:
+                        valid.clear()
+                    valid[id(key)] = key
             stream = self._new_stream(stream_id, local=False)
             stream.state = _OPENED_END if end_stream else _OPENED
         else:
@@ -945,14 +950,17 @@ class H2Connection:
                 raise error
             assert headers is not None
             if stream.inbound == 0 and self.client_side:
-                # As for requests: servers repeat their response lists exactly.
-                key = tuple(headers)
-                status = self._valid_responses.get(key, 0)
-                if not status:
+                # As for requests: servers repeat their response header blocks exactly.
+                responses = self._valid_responses
+                known = responses.get(id(key)) if key is not None else None
+                if known is not None and known[0] is key:
+                    status = known[1]
+                else:
                     status = _validate_response(headers, stream_id)
-                    if len(self._valid_responses) >= _VALID_REQUESTS_MAX:
-                        self._valid_responses.clear()
-                    self._valid_responses[key] = status
+                    if key is not None:
+                        if len(responses) >= _VALID_REQUESTS_MAX:
+                            responses.clear()
+                        responses[id(key)] = (key, status)
                 if 100 <= status < 200:
                     if end_stream:
                         raise _malformed(stream_id, "informational response ends stream")
@@ -964,12 +972,13 @@ class H2Connection:
             else:
                 if not end_stream:
                     raise _malformed(stream_id, "trailers without END_STREAM")
-                key = tuple(headers)
-                if key not in self._valid_trailers:
+                trailers = self._valid_trailers
+                if key is None or trailers.get(id(key)) is not key:
                     _validate_trailers(headers, stream_id)
-                    if len(self._valid_trailers) >= _VALID_REQUESTS_MAX:
-                        self._valid_trailers.clear()
-                    self._valid_trailers.add(key)
+                    if key is not None:
+                        if len(trailers) >= _VALID_REQUESTS_MAX:
+                            trailers.clear()
+                        trailers[id(key)] = key
                 stream.inbound = 2
                 stream.state = state
                 self._events.append(TrailersReceived(stream_id, headers))
@@ -977,7 +986,7 @@ class H2Connection:
                 return
             stream.state = state
         stream.inbound = 1
-        self._events.append(HeadersReceived(stream_id, headers, end_stream))
+        self._events.append(HeadersReceived(stream_id, headers, end_stream, key))
         if end_stream:
             self._maybe_close(stream)
 

@@ -41,6 +41,10 @@ class HeadersReceived(Event):
     stream_id: int
     headers: Headers
     end_stream: bool
+    #: The same header list as a tuple that is the same object each time the peer sends
+    #: the same header block (while HPACK's block cache holds it), or None: a cache key
+    #: whose identity can be looked up, for drivers that cache per header list.
+    key: tuple[tuple[bytes, bytes], ...] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)

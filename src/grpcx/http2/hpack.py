@@ -186,6 +186,7 @@ class Decoder:
         "_table",
         "_table_limit",
         "_table_size",
+        "last_key",
         "max_header_list_size",
     )
 
@@ -208,6 +209,11 @@ class Decoder:
         self._block_cache: dict[bytes, tuple[tuple[Header, ...], int]] = {}
         self._strings: dict[bytes, bytes] = {}
         self.max_header_list_size = max_header_list_size
+        #: After :meth:`decode`: the cache's tuple of the headers it returned if the block is
+        #: in the block cache, else None. A block decoded again gives the same tuple object
+        #: while it stays cached, so holders of the tuple can key on its identity (holding
+        #: it keeps its id from being reused) instead of hashing a new tuple of the list.
+        self.last_key: tuple[Header, ...] | None = None
 
     @property
     def max_table_size(self) -> int:
@@ -253,9 +259,11 @@ class Decoder:
         # for as long as the table does not change, and every table mutation (insertion,
         # eviction, size update) clears both caches, so a hit is exactly what decoding
         # would produce. A block that must start with a size update bypasses the caches.
+        self.last_key = None
         if self._required_update is None:
             hit = self._block_cache.get(data)
             if hit is not None and hit[1] <= limit:
+                self.last_key = hit[0]
                 return list(hit[0])
             run = end - len(data.lstrip(_ONE_BYTE_INDEXES))
             if 0 < run <= _MAX_CACHED_RUN:
@@ -267,6 +275,7 @@ class Decoder:
                     if run == end:
                         # All indexed: next time the block cache answers at once.
                         self._cache_block(data, hit)
+                        self.last_key = hit[0]
                         return list(hit[0])
                     headers = list(hit[0])
                     size = hit[1]
@@ -362,7 +371,9 @@ class Decoder:
         if size > limit:
             raise HeaderListTooLargeError(size, limit)
         if cacheable:
-            self._cache_block(data, (tuple(headers), size))
+            whole = tuple(headers)
+            self._cache_block(data, (whole, size))
+            self.last_key = whole
         return headers
 
     def _cache_block(self, data: bytes, entry: tuple[tuple[Header, ...], int]) -> None:
