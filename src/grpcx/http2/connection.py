@@ -707,6 +707,16 @@ class H2Connection:
                         and not flags & _PLAIN_DATA_EXCLUDED
                         and 0 < len(payload) <= _RUN_FRAME_MAX
                     ):
+                        if not run_extra:
+                            # A second frame: the run starts (set up only now, as most
+                            # DATA frames are followed by something else).
+                            run_stream = self._streams[stream_id]
+                            run_index = len(events) - 1
+                            first = events[run_index]
+                            assert type(first) is DataReceived
+                            run_parts = [first.data]
+                            run_flow = first.flow_controlled_length
+                            run_room = min(self._recv_window, run_stream.recv_window)
                         length = run_extra + len(payload)
                         if length <= run_room:
                             run_extra = length
@@ -744,13 +754,8 @@ class H2Connection:
                         and not last.end_stream
                         and len(last.data) <= _RUN_FRAME_MAX
                     ):
-                        run_sid = stream_id
-                        run_stream = self._streams[stream_id]
-                        run_index = len(events) - 1
-                        run_parts = [last.data]
-                        run_flow = last.flow_controlled_length
+                        run_sid = stream_id  # a run may start here (see above)
                         run_extra = 0
-                        run_room = min(self._recv_window, run_stream.recv_window)
             if run_extra:
                 self._end_run(run_stream, run_index, run_parts, run_flow, run_extra)
         except H2ConnectionError as exc:
