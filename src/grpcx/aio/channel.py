@@ -219,8 +219,10 @@ class _ClientConnection(H2Protocol):
         self.error: str = ""
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         # Parsed response heads and trailer statuses, by header list (see _CallState).
-        self.heads: dict[tuple[tuple[bytes, bytes], ...], ResponseHead] = {}
-        self.statuses: dict[tuple[tuple[bytes, bytes], ...], CallStatus] = {}
+        # Parsed response heads and statuses, by the identity of the core's key for a
+        # repeated header block (HeadersReceived.key): id -> (that key, the parse).
+        self.heads: dict[int, tuple[tuple[tuple[bytes, bytes], ...], ResponseHead]] = {}
+        self.statuses: dict[int, tuple[tuple[tuple[bytes, bytes], ...], CallStatus]] = {}
         self._write_waiters: list[asyncio.Future[None]] = []
         self.acks: dict[int, int] = {}  # flow-control credit to give back, by stream
         self.deadlines = _Deadlines(self.loop)
@@ -310,11 +312,11 @@ class _ClientConnection(H2Protocol):
             elif type(event) is HeadersReceived:
                 state = calls.get(event.stream_id)
                 if state is not None:
-                    state.on_headers(event.headers, event.end_stream)
+                    state.on_headers(event.headers, event.end_stream, event.key)
             elif type(event) is TrailersReceived:
                 state = calls.get(event.stream_id)
                 if state is not None:
-                    state.on_end(event.headers)
+                    state.on_end(event.headers, event.key)
             elif type(event) is StreamReset:
                 state = calls.get(event.stream_id)
                 if state is not None:
@@ -406,26 +408,33 @@ class _CallState:
                 if not waiter.done():
                     waiter.set_result(None)
 
-    def on_headers(self, headers: list[tuple[bytes, bytes]], end_stream: bool) -> None:
+    def on_headers(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        end_stream: bool,
+        key: tuple[tuple[bytes, bytes], ...] | None = None,
+    ) -> None:
         if end_stream:  # Trailers-Only
             self.headers_seen = True
             self.initial_metadata = Metadata()
             self._end(parse_trailers(headers, trailers_only=True))
             return
         # Servers send the same response headers call after call: parsed heads are cached
-        # per connection by the whole list (their metadata is copied when handed out).
+        # per connection by their block's key (their metadata is copied when handed out).
         heads = self.connection.heads
-        key = tuple(headers)
-        head = heads.get(key)
-        if head is None:
+        known = heads.get(id(key)) if key is not None else None
+        if known is not None and known[0] is key:
+            head = known[1]
+        else:
             try:
                 head = parse_response_headers(headers)
             except ProtocolStatusError as exc:
                 self.fail(exc.code, exc.message)
                 return
-            if len(heads) >= _PARSE_CACHE_SIZE:
-                heads.clear()
-            heads[key] = head
+            if key is not None:
+                if len(heads) >= _PARSE_CACHE_SIZE:
+                    heads.clear()
+                heads[id(key)] = (key, head)
         self.headers_seen = True
         self.initial_metadata = head.metadata
         if head.encoding is not None and head.encoding != "identity":
@@ -491,7 +500,11 @@ class _CallState:
                 self.connection.h2.acknowledge_received_data(self.stream_id, held)
             self.connection.schedule_flush()
 
-    def on_end(self, trailers: list[tuple[bytes, bytes]] | None) -> None:
+    def on_end(
+        self,
+        trailers: list[tuple[bytes, bytes]] | None,
+        key: tuple[tuple[bytes, bytes], ...] | None = None,
+    ) -> None:
         if self.done:
             return
         if trailers is None:
@@ -506,14 +519,15 @@ class _CallState:
         # Trailers repeat too (grpc-status: 0 above all); statuses carrying rich details
         # are not cached, as their google.rpc.Status message is mutable.
         statuses = self.connection.statuses
-        key = tuple(trailers)
-        status = statuses.get(key)
-        if status is None:
+        known = statuses.get(id(key)) if key is not None else None
+        if known is not None and known[0] is key:
+            status = known[1]
+        else:
             status = parse_trailers(trailers)
-            if status.status_details is None:
+            if key is not None and status.status_details is None:
                 if len(statuses) >= _PARSE_CACHE_SIZE:
                     statuses.clear()
-                statuses[key] = status
+                statuses[id(key)] = (key, status)
         self._end(status)
 
     def on_reset(self, error_code: int) -> None:

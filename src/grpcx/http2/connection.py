@@ -986,7 +986,7 @@ class H2Connection:
                         trailers[id(key)] = key
                 stream.inbound = 2
                 stream.state = state
-                self._events.append(TrailersReceived(stream_id, headers))
+                self._events.append(TrailersReceived(stream_id, headers, key))
                 self._maybe_close(stream)
                 return
             stream.state = state

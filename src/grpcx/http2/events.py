@@ -61,6 +61,8 @@ class TrailersReceived(Event):
 
     stream_id: int
     headers: Headers
+    #: As :attr:`HeadersReceived.key`.
+    key: tuple[tuple[bytes, bytes], ...] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
