@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import weakref
+from collections.abc import Coroutine
 from typing import Any
 
 import pytest
@@ -204,3 +206,96 @@ def test_inside_a_task_it_takes_the_ordinary_route() -> None:
         assert await task == 7
 
     asyncio.run(main())
+
+
+class Response:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_the_last_result_is_not_kept() -> None:
+    """The starter holds no handler's result once it has handed it over: not until the
+    next call, and not in the locals of that call's traceback."""
+
+    async def first() -> Response:
+        return Response("call 1")
+
+    async def second() -> None:
+        raise ValueError("call 2 fails")
+
+    def body(loop: asyncio.AbstractEventLoop) -> tuple[bool, list[str]]:
+        starter = EagerStarter(loop)
+        _, result = starter.start(first())
+        ref = weakref.ref(result)
+        del result
+        gone = ref() is None
+        starter.start(first())
+        try:
+            starter.start(second())
+        except ValueError as exc:
+            tb = exc.__traceback__
+        seen = []
+        while tb is not None:
+            seen += [v.name for v in tb.tb_frame.f_locals.values() if isinstance(v, Response)]
+            tb = tb.tb_next
+        return gone, seen
+
+    assert run_in_callback(body) == (True, [])
+
+
+class NotNative(Coroutine[Any, Any, Any]):
+    """The Coroutine protocol without being a native coroutine (as a compiled or
+    hand-written one): send/throw/close/__await__, no __iter__."""
+
+    def __init__(self, value: Any, suspend: asyncio.Future[Any] | None = None) -> None:
+        self.value = value
+        self.suspend = suspend
+
+    def send(self, arg: Any) -> Any:
+        if self.suspend is not None:
+            future, self.suspend = self.suspend, None
+            future._asyncio_future_blocking = True  # as Future.__await__ yields it
+            return future
+        raise StopIteration(self.value)
+
+    def throw(self, *args: Any) -> Any:
+        raise args[0]
+
+    def close(self) -> None:
+        pass
+
+    def __await__(self) -> Any:
+        return (yield from ())
+
+
+def test_coroutines_that_are_not_native_start_too() -> None:
+    assert run_in_callback(lambda loop: EagerStarter(loop).start(NotNative(42))) == (None, 42)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        started = []
+        starter = EagerStarter(loop)
+        loop.call_soon(lambda: started.append(starter.start(NotNative(43, future))))
+        await asyncio.sleep(0)
+        task, value = started[0]
+        assert value is None and isinstance(task, asyncio.Task)
+        future.set_result(None)
+        assert await asyncio.wait_for(task, 5) == 43
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("value", [{}, [], (), [1], b"x"])
+def test_a_handler_that_returned_no_coroutine_fails_at_once(value: Any) -> None:
+    """A plain function used as a handler returns its value itself: that is an error,
+    whatever the value (an empty container is not a finished handler; an iterable is not
+    run), raised from the start so that the call ends with it."""
+
+    def body(loop: asyncio.AbstractEventLoop) -> Any:
+        try:
+            return EagerStarter(loop).start(value)
+        except (AttributeError, TypeError):
+            return "raised"
+
+    assert run_in_callback(body) == "raised"

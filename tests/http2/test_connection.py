@@ -1162,6 +1162,22 @@ def test_small_data_keeps_order_and_windows(make_peer: Any) -> None:
         conn.send_data(stream_id, b"e")
 
 
+def test_send_data_takes_only_bytes_like_data(make_peer: Any) -> None:
+    """Not bytes-like: refused at the call, the connection's output intact. A bytearray is
+    framed as a view of it: it may not change size until written (BufferError)."""
+    peer = make_peer(conn_is_client=True)
+    conn = peer.conn
+    stream_id = conn.open_stream(REQUEST)
+    with pytest.raises(TypeError):
+        conn.send_data(stream_id, "text")  # type: ignore[arg-type]
+    buffer = bytearray(b"abc")
+    conn.send_data(stream_id, buffer)
+    with pytest.raises(BufferError):
+        buffer.extend(b"def")
+    conn.send_data(stream_id, b"xyz")
+    assert b"".join(f.data for f in peer.read() if f.type == fr.DATA) == b"abcxyz"
+
+
 def test_queued_data_is_released_fairly(make_peer: Any) -> None:
     peer = make_peer(conn_is_client=True, peer_settings=[(fr.SETTINGS_INITIAL_WINDOW_SIZE, 10**6)])
     conn = peer.conn

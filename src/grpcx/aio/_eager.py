@@ -161,6 +161,9 @@ def _drive(box: _Box) -> Generator[Any, Any, Any]:
         if box.detached:
             return result
         box.value = result
+        # Hold neither the response nor its coroutine until the next call (nor show them in
+        # the locals of that call's traceback).
+        result = coro = None
         coro = yield box
 
 
@@ -204,35 +207,47 @@ class EagerStarter:
             # Called from inside a Task (an in-memory transport, say): the first step would
             # run as part of that Task, so take the ordinary route.
             return loop.create_task(coro), None
+        # Native coroutines (``async def``) go through the driver; anything else (a
+        # coroutine-like object of another kind, or not a coroutine at all) is stepped with
+        # send() as before: ``yield from`` would take any iterable, and refuse awaitables
+        # that are not iterable.
+        native = type(coro) is types.CoroutineType
         placeholder = self._placeholder
         # Its references now (measured here each time, not assumed: the count of the same
         # references differs with the interpreter, and a tracer can hold extra ones); more
         # after the step means the handler kept it.
         free = _getrefcount(placeholder)
         _enter_task(loop, placeholder)
-        driver = self._driver
         try:
-            yielded = driver.send(coro)
-        except BaseException:
-            # The handler raised, through the driver, which is finished now.
+            yielded = self._driver.send(coro) if native else coro.send(None)
+        except StopIteration as stop:  # (only from send(): the driver never returns here)
             _leave_task(loop, placeholder)
-            self._new_driver()
+            if _getrefcount(placeholder) != free or placeholder._cancel_requests:
+                self._placeholder = _PendingTask(loop)
+            return None, stop.value
+        except BaseException:
+            _leave_task(loop, placeholder)
+            if native:
+                self._new_driver()  # the handler's exception went through it: it is finished
             if _getrefcount(placeholder) != free or placeholder._cancel_requests:
                 self._placeholder = _PendingTask(loop)
             raise
         _leave_task(loop, placeholder)
-        box = self._box
-        if yielded is box:
-            if _getrefcount(placeholder) != free or placeholder._cancel_requests:
-                self._placeholder = _PendingTask(loop)
-            result = box.value
-            box.value = None
-            return None, result
-        # Suspended: this driver now carries the handler, so the Task gets it.
-        box.detached = True
-        self._new_driver()
+        runner: Any = coro
+        if native:
+            box = self._box
+            if yielded is box:
+                if _getrefcount(placeholder) != free or placeholder._cancel_requests:
+                    self._placeholder = _PendingTask(loop)
+                result = box.value
+                box.value = None
+                return None, result
+            # Suspended: this driver now carries the handler, so the Task gets it.
+            box.detached = True
+            runner = self._driver
+            self._new_driver()
         self._placeholder = _PendingTask(loop)
-        task = loop.create_task(_Continue(driver, yielded))
+        task = loop.create_task(_Continue(runner, yielded))
         placeholder.task = task
         for _ in range(placeholder._cancel_requests):
             task.cancel()

@@ -443,7 +443,7 @@ class H2Connection:
         # half and all of closed_stream_history are remembered, at O(1) per stream.
         self._closed: dict[int, StreamState] = {}
         self._closed_old: dict[int, StreamState] = {}
-        self._closed_half = max(1, cfg.closed_stream_history // 2)
+        self._closed_half = (cfg.closed_stream_history + 1) // 2  # (at least 1)
         self._blocked: dict[int, None] = {}  # streams with queued data, in arrival order
         self._local_parity = 1 if client_side else 0
         self._next_stream_id = 1 if client_side else 2
@@ -1448,6 +1448,7 @@ class H2Connection:
         size = len(data)
         if (
             stream is not None
+            and type(data) is bytes  # (others take the checks and the copy-free view below)
             and not end_stream
             and not stream.out_bytes
             and stream.state in _DATA_SENDABLE
