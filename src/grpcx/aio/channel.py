@@ -955,8 +955,8 @@ class _UnaryResponseCall(Call[RequestT, ResponseT]):
         return response
 
 
-class UnaryUnaryCall(_UnaryResponseCall[RequestT, ResponseT]):
-    """One request, one response: ``await call`` gives the response."""
+class _OneRequest(Call[RequestT, ResponseT]):
+    """A call with one request message, given when it is made."""
 
     def __init__(
         self,
@@ -968,6 +968,10 @@ class UnaryUnaryCall(_UnaryResponseCall[RequestT, ResponseT]):
     ) -> None:
         super().__init__(method, timeout, metadata, compression)
         self._request = request
+
+
+class UnaryUnaryCall(_OneRequest[RequestT, ResponseT], _UnaryResponseCall[RequestT, ResponseT]):
+    """One request, one response: ``await call`` gives the response."""
 
     _replayable = True
 
@@ -1033,21 +1037,10 @@ class UnaryUnaryCall(_UnaryResponseCall[RequestT, ResponseT]):
         return (yield from self._run().__await__())
 
 
-class UnaryStreamCall(_ReadingCall[RequestT, ResponseT]):
+class UnaryStreamCall(_OneRequest[RequestT, ResponseT], _ReadingCall[RequestT, ResponseT]):
     """One request, a stream of responses: ``async for response in call``."""
 
     _replayable = True
-
-    def __init__(
-        self,
-        request: RequestT,
-        method: _Method[RequestT, ResponseT],
-        timeout: float | None,
-        metadata: MetadataLike,
-        compression: str | None,
-    ) -> None:
-        super().__init__(method, timeout, metadata, compression)
-        self._request = request
 
     async def _ensure_started(self) -> None:
         if self._state is None and self._start_error is None:
@@ -1059,7 +1052,22 @@ class UnaryStreamCall(_ReadingCall[RequestT, ResponseT]):
 
 
 class _WritingMixin(Call[RequestT, ResponseT]):
+    """A call whose requests are written: from an iterable given when it is made (sent by
+    a Task of its own), or by hand."""
+
     _done_writing: bool = False
+
+    def __init__(
+        self,
+        requests: Any,
+        method: _Method[RequestT, ResponseT],
+        timeout: float | None,
+        metadata: MetadataLike,
+        compression: str | None,
+    ) -> None:
+        super().__init__(method, timeout, metadata, compression)
+        self._requests = requests
+        self._sender: asyncio.Task[None] | None = None
 
     async def write(self, request: RequestT, *, compress: bool = True) -> None:
         """Send one request message; waits while flow control holds data back."""
@@ -1111,18 +1119,6 @@ class _WritingMixin(Call[RequestT, ResponseT]):
 class StreamUnaryCall(_WritingMixin[RequestT, ResponseT], _UnaryResponseCall[RequestT, ResponseT]):
     """A stream of requests, one response: ``write()``/``done_writing()``, then await."""
 
-    def __init__(
-        self,
-        requests: Any,
-        method: _Method[RequestT, ResponseT],
-        timeout: float | None,
-        metadata: MetadataLike,
-        compression: str | None,
-    ) -> None:
-        super().__init__(method, timeout, metadata, compression)
-        self._requests = requests
-        self._sender: asyncio.Task[None] | None = None
-
     async def _ensure_started(self) -> None:
         await self._start(False)
         if self._requests is not None and self._sender is None:
@@ -1142,18 +1138,6 @@ class StreamUnaryCall(_WritingMixin[RequestT, ResponseT], _UnaryResponseCall[Req
 
 class StreamStreamCall(_WritingMixin[RequestT, ResponseT], _ReadingCall[RequestT, ResponseT]):
     """Streams both ways: ``write()``, ``done_writing()``, ``read()`` / ``async for``."""
-
-    def __init__(
-        self,
-        requests: Any,
-        method: _Method[RequestT, ResponseT],
-        timeout: float | None,
-        metadata: MetadataLike,
-        compression: str | None,
-    ) -> None:
-        super().__init__(method, timeout, metadata, compression)
-        self._requests = requests
-        self._sender: asyncio.Task[None] | None = None
 
     async def _ensure_started(self) -> None:
         if self._state is None and self._start_error is None:
