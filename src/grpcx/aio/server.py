@@ -872,23 +872,12 @@ class _ServerConnection(H2Protocol):
             flag, length = _unpack_prefix(data)
             if length + 5 == len(data) and flag <= 1 and length <= self.server._max_receive:
                 # The usual unary request: one DATA frame holding exactly one message.
-                method = call.method
-                if end_stream and not flag and method.cardinality is Cardinality.UNARY_UNARY:
-                    # ... and the end of it, uncompressed: what _request_ended and
-                    # decode_request would do, without queueing the message.
+                if end_stream:
+                    # ... and the end of it: handled here, without queueing the message.
                     call.request_ended = True
-                    try:
-                        request = method.request_deserializer(data[5:])
-                    except Exception:
-                        call.finish(
-                            StatusCode.INTERNAL, "could not deserialize the request message"
-                        )
-                        return
-                    self._run_unary(call, request)
+                    self._unary_request(call, flag == 1, data[5:])
                     return
                 call.messages.append((flag == 1, data[5:]))
-                if end_stream:
-                    self._request_ended(call)
                 return
         # A unary request is held whole by the deframer (bounded by the message limit).
         deframer = call.deframer
@@ -953,6 +942,10 @@ class _ServerConnection(H2Protocol):
             call.finish(StatusCode.INTERNAL, "a unary request needs exactly one message")
             return
         compressed, payload = call.messages.popleft()
+        self._unary_request(call, compressed, payload)
+
+    def _unary_request(self, call: _ServerCall, compressed: bool, payload: bytes) -> None:
+        """A unary-request call's one message, whole, and the request ended: run it."""
         try:
             request = call.decode_request(compressed, payload)
         except ProtocolStatusError as exc:
