@@ -30,6 +30,7 @@ from grpcx.http2.events import (
     GoAwayReceived,
     HeadersReceived,
     InformationalHeadersReceived,
+    KeyedCache,
     PingAcked,
     PingReceived,
     SendQueueDrained,
@@ -1066,6 +1067,18 @@ def test_malformed_request_resets_only_that_stream(
         DataReceived(1, b"fine", 4, True)
     ]
     open_request(peer, 9)
+
+
+def test_keyed_cache_finds_only_its_own_keys() -> None:
+    cache: KeyedCache[int] = KeyedCache(2)
+    a, b = tuple(REQUEST), tuple(REQUEST)  # equal, but two objects
+    cache.put(a, 1)
+    cache.put(None, 2)  # nothing kept for no key
+    assert cache.get(id(a)) == (a, 1) and cache.get(id(b)) is None
+    assert cache.get(id(None)) is None and len(cache) == 1
+    cache.put(b, 3)
+    cache.put((), 4)  # full: emptied first
+    assert len(cache) == 1 and cache.get(id(a)) is None
 
 
 def test_repeated_header_blocks_carry_one_key(peer: RawPeer) -> None:

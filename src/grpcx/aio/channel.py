@@ -28,6 +28,7 @@ from grpcx.http2.events import (
     DataReceived,
     GoAwayReceived,
     HeadersReceived,
+    KeyedCache,
     SendQueueDrained,
     SettingsReceived,
     StreamReset,
@@ -219,10 +220,9 @@ class _ClientConnection(H2Protocol):
         self.error: str = ""
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         # Parsed response heads and trailer statuses, by header list (see _CallState).
-        # Parsed response heads and statuses, by the identity of the core's key for a
-        # repeated header block (HeadersReceived.key): id -> (that key, the parse).
-        self.heads: dict[int, tuple[tuple[tuple[bytes, bytes], ...], ResponseHead]] = {}
-        self.statuses: dict[int, tuple[tuple[tuple[bytes, bytes], ...], CallStatus]] = {}
+        # Parsed response heads and statuses, by their block's key (HeadersReceived.key).
+        self.heads: KeyedCache[ResponseHead] = KeyedCache(_PARSE_CACHE_SIZE)
+        self.statuses: KeyedCache[CallStatus] = KeyedCache(_PARSE_CACHE_SIZE)
         self._write_waiters: list[asyncio.Future[None]] = []
         self.acks: dict[int, int] = {}  # flow-control credit to give back, by stream
         self.deadlines = _Deadlines(self.loop)
@@ -421,9 +421,8 @@ class _CallState:
             return
         # Servers send the same response headers call after call: parsed heads are cached
         # per connection by their block's key (their metadata is copied when handed out).
-        heads = self.connection.heads
-        known = heads.get(id(key)) if key is not None else None
-        if known is not None and known[0] is key:
+        known = self.connection.heads.get(id(key))
+        if known is not None:
             head = known[1]
         else:
             try:
@@ -431,10 +430,7 @@ class _CallState:
             except ProtocolStatusError as exc:
                 self.fail(exc.code, exc.message)
                 return
-            if key is not None:
-                if len(heads) >= _PARSE_CACHE_SIZE:
-                    heads.clear()
-                heads[id(key)] = (key, head)
+            self.connection.heads.put(key, head)
         self.headers_seen = True
         self.initial_metadata = head.metadata
         if head.encoding is not None and head.encoding != "identity":
@@ -518,16 +514,13 @@ class _CallState:
                 return
         # Trailers repeat too (grpc-status: 0 above all); statuses carrying rich details
         # are not cached, as their google.rpc.Status message is mutable.
-        statuses = self.connection.statuses
-        known = statuses.get(id(key)) if key is not None else None
-        if known is not None and known[0] is key:
-            status = known[1]
+        known_status = self.connection.statuses.get(id(key))
+        if known_status is not None:
+            status = known_status[1]
         else:
             status = parse_trailers(trailers)
-            if key is not None and status.status_details is None:
-                if len(statuses) >= _PARSE_CACHE_SIZE:
-                    statuses.clear()
-                statuses[id(key)] = (key, status)
+            if status.status_details is None:
+                self.connection.statuses.put(key, status)
         self._end(status)
 
     def on_reset(self, error_code: int) -> None:

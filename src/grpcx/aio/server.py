@@ -37,6 +37,7 @@ from grpcx.http2.events import (
     ConnectionTerminated,
     DataReceived,
     HeadersReceived,
+    KeyedCache,
     PingAcked,
     SendQueueDrained,
     StreamReset,
@@ -607,9 +608,7 @@ class _ServerConnection(H2Protocol):
         self._heads: dict[tuple[tuple[bytes, bytes], ...], RequestHead] = {}
         # The same, by the identity of the core's key for a repeated header block
         # (HeadersReceived.key): id -> (that key, its head, its timeout).
-        self._head_ids: dict[
-            int, tuple[tuple[tuple[bytes, bytes], ...], RequestHead, float | None]
-        ] = {}
+        self._head_ids: KeyedCache[tuple[RequestHead, float | None]] = KeyedCache(_HEAD_CACHE_SIZE)
         self._acks: dict[int, int] = {}  # flow-control credit to give back, by stream
         self._credit = 0  # and for the connection alone (streams the client has ended)
         self._eager = EagerStarter(self.loop)
@@ -768,16 +767,13 @@ class _ServerConnection(H2Protocol):
         # with a per-call grpc-timeout has none) by the list without its grpc-timeout.
         head: RequestHead | None = None
         timeout: float | None = None
-        known = self._head_ids.get(id(key)) if key is not None else None
-        if known is not None and known[0] is key:
-            _, head, timeout = known
+        known = self._head_ids.get(id(key))
+        if known is not None:
+            head, timeout = known[1]
         try:
             if head is None:
                 head, timeout = self._parse_head(headers)
-                if key is not None:
-                    if len(self._head_ids) >= _HEAD_CACHE_SIZE:
-                        self._head_ids.clear()
-                    self._head_ids[id(key)] = (key, head, timeout)
+                self._head_ids.put(key, (head, timeout))
         except RequestHeadersError as exc:
             h2.send_headers(
                 stream_id,

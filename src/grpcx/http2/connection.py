@@ -60,6 +60,7 @@ from grpcx.http2.events import (
     GoAwayReceived,
     HeadersReceived,
     InformationalHeadersReceived,
+    KeyedCache,
     PingAcked,
     PingReceived,
     SendQueueDrained,
@@ -468,12 +469,11 @@ class H2Connection:
 
         self._pings: dict[bytes, float] = {}
         self._sent_since_ping = False  # HEADERS or DATA sent since the peer's last PING
-        # Header lists found valid, by the identity of the decoder's tuple for their block
-        # (Decoder.last_key), which is the same object each time a peer repeats a block:
-        # id -> that tuple (held, so the id cannot be reused) [and a response's status].
-        self._valid_requests: dict[int, tuple[tuple[bytes, bytes], ...]] = {}
-        self._valid_responses: dict[int, tuple[tuple[tuple[bytes, bytes], ...], int]] = {}
-        self._valid_trailers: dict[int, tuple[tuple[bytes, bytes], ...]] = {}
+        # Header lists found valid (a response's: with its status), by their block's key
+        # (Decoder.last_key, the same object each time a peer repeats a block).
+        self._valid_requests: KeyedCache[bool] = KeyedCache(_VALID_REQUESTS_MAX)
+        self._valid_responses: KeyedCache[int] = KeyedCache(_VALID_REQUESTS_MAX)
+        self._valid_trailers: KeyedCache[bool] = KeyedCache(_VALID_REQUESTS_MAX)
         self._goaway_sent_last: int | None = None
         self._goaway_received_last: int | None = None
 
@@ -937,13 +937,9 @@ class H2Connection:
             # Validate before the application hears of it. Clients repeat their header
             # blocks exactly, call after call, so lists already found valid are kept
             # (bounded; a block with a per-call value has no key and is checked each time).
-            valid = self._valid_requests
-            if key is None or valid.get(id(key)) is not key:
+            if self._valid_requests.get(id(key)) is None:
                 _validate_request(headers, stream_id)
-                if key is not None:
-                    if len(valid) >= _VALID_REQUESTS_MAX:
-                        valid.clear()
-                    valid[id(key)] = key
+                self._valid_requests.put(key, True)
             stream = self._new_stream(stream_id, local=False)
             stream.state = _OPENED_END if end_stream else _OPENED
         else:
@@ -956,16 +952,12 @@ class H2Connection:
             assert headers is not None
             if stream.inbound == 0 and self.client_side:
                 # As for requests: servers repeat their response header blocks exactly.
-                responses = self._valid_responses
-                known = responses.get(id(key)) if key is not None else None
-                if known is not None and known[0] is key:
+                known = self._valid_responses.get(id(key))
+                if known is not None:
                     status = known[1]
                 else:
                     status = _validate_response(headers, stream_id)
-                    if key is not None:
-                        if len(responses) >= _VALID_REQUESTS_MAX:
-                            responses.clear()
-                        responses[id(key)] = (key, status)
+                    self._valid_responses.put(key, status)
                 if 100 <= status < 200:
                     if end_stream:
                         raise _malformed(stream_id, "informational response ends stream")
@@ -977,13 +969,9 @@ class H2Connection:
             else:
                 if not end_stream:
                     raise _malformed(stream_id, "trailers without END_STREAM")
-                trailers = self._valid_trailers
-                if key is None or trailers.get(id(key)) is not key:
+                if self._valid_trailers.get(id(key)) is None:
                     _validate_trailers(headers, stream_id)
-                    if key is not None:
-                        if len(trailers) >= _VALID_REQUESTS_MAX:
-                            trailers.clear()
-                        trailers[id(key)] = key
+                    self._valid_trailers.put(key, True)
                 stream.inbound = 2
                 stream.state = state
                 self._events.append(TrailersReceived(stream_id, headers, key))

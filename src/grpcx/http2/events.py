@@ -8,6 +8,7 @@ they are not frozen because a frozen dataclass takes four times as long to const
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 __all__ = [
     "ConnectionTerminated",
@@ -16,6 +17,7 @@ __all__ = [
     "GoAwayReceived",
     "HeadersReceived",
     "InformationalHeadersReceived",
+    "KeyedCache",
     "PingAcked",
     "PingReceived",
     "SendQueueDrained",
@@ -26,6 +28,30 @@ __all__ = [
 ]
 
 Headers = list[tuple[bytes, bytes]]
+HeaderKey = tuple[tuple[bytes, bytes], ...]
+_V = TypeVar("_V")
+
+
+class KeyedCache(dict[int, tuple[HeaderKey, _V]]):
+    """What was derived from a header list (its validity, a parsed head), kept by its
+    :attr:`HeadersReceived.key`: an int lookup, where a dict keyed by the list would build
+    and hash a tuple of it each time. Look up with ``cache.get(id(key))``, which gives
+    ``(key, value)``: each entry holds its key, and two live objects never share an id, so
+    an entry found is the key's own (and a None key is never stored). Bounded: emptied
+    when full."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def put(self, key: HeaderKey | None, value: _V) -> None:
+        """Keep ``value`` for ``key`` (nothing for a None key)."""
+        if key is not None:
+            if len(self) >= self.limit:
+                self.clear()
+            self[id(key)] = (key, value)
 
 
 @dataclass(slots=True)
@@ -44,7 +70,7 @@ class HeadersReceived(Event):
     #: The same header list as a tuple that is the same object each time the peer sends
     #: the same header block (while HPACK's block cache holds it), or None: a cache key
     #: whose identity can be looked up, for drivers that cache per header list.
-    key: tuple[tuple[bytes, bytes], ...] | None = field(default=None, compare=False, repr=False)
+    key: HeaderKey | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -62,7 +88,7 @@ class TrailersReceived(Event):
     stream_id: int
     headers: Headers
     #: As :attr:`HeadersReceived.key`.
-    key: tuple[tuple[bytes, bytes], ...] | None = field(default=None, compare=False, repr=False)
+    key: HeaderKey | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
