@@ -106,10 +106,12 @@ def bench_server(method: grpcx.MethodHandler, config: H2Config | None = None) ->
     return server
 
 
-def connect(server: Server) -> tuple[H2Connection, CountingTransport, _ServerConnection]:
-    """A client connection and the server's protocol object, the preface and SETTINGS
-    exchanged; the transport's chunks are empty."""
-    client = H2Connection(client_side=True)
+def connect(
+    server: Server, client_config: H2Config | None = None
+) -> tuple[H2Connection, CountingTransport, _ServerConnection]:
+    """A client connection (with ``client_config``) and the server's protocol object, the
+    preface and SETTINGS exchanged; the transport's chunks are empty."""
+    client = H2Connection(client_side=True, config=client_config)
     client.initiate(0.0)
     transport = CountingTransport()
     protocol = _ServerConnection(server)
@@ -221,15 +223,7 @@ async def run_server_stream(messages: int, repeats: int) -> float:
     wide = H2Config(initial_window_size=2**31 - 1, connection_window_size=2**31 - 1)
     best = 0.0
     for _ in range(repeats):
-        client = H2Connection(client_side=True, config=wide)
-        client.initiate(0.0)
-        transport = CountingTransport()
-        protocol = _ServerConnection(server)
-        protocol.connection_made(transport)
-        protocol.data_received(client.data_to_send())
-        client.receive_data(b"".join(transport.chunks), 0.0)
-        protocol.data_received(client.data_to_send())
-        transport.chunks.clear()
+        client, transport, protocol = connect(server, wide)
         headers = request_headers(None)
         headers[2] = (b":path", b"/bench.Echo/Stream")
         stream_id = client.get_next_stream_id()
