@@ -221,24 +221,19 @@ class EagerStarter:
         try:
             yielded = self._driver.send(coro) if native else coro.send(None)
         except StopIteration as stop:  # (only from send(): the driver never returns here)
-            _leave_task(loop, placeholder)
-            if _getrefcount(placeholder) != free or placeholder._cancel_requests:
-                self._placeholder = _PendingTask(loop)
             return None, stop.value
         except BaseException:
-            _leave_task(loop, placeholder)
             if native:
                 self._new_driver()  # the handler's exception went through it: it is finished
-            if _getrefcount(placeholder) != free or placeholder._cancel_requests:
-                self._placeholder = _PendingTask(loop)
             raise
-        _leave_task(loop, placeholder)
+        finally:
+            _leave_task(loop, placeholder)
+            if _getrefcount(placeholder) != free or placeholder._cancel_requests:
+                self._placeholder = _PendingTask(loop)  # kept, or to be cancelled: not reused
         runner: Any = coro
         if native:
             box = self._box
             if yielded is box:
-                if _getrefcount(placeholder) != free or placeholder._cancel_requests:
-                    self._placeholder = _PendingTask(loop)
                 result = box.value
                 box.value = None
                 return None, result
