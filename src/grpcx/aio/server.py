@@ -547,20 +547,8 @@ class _ServerCall:
         self.release()
 
     def release(self) -> None:
-        if (
-            self.timer is None
-            and not self.held_bytes
-            and self.reader_waiter is None
-            and self.writer_waiter is None
-        ):
-            # Nothing to undo (a unary call that finished without waiting): forget it.
-            connection = self.connection
-            calls = connection.calls
-            if calls.get(self.stream_id) is self:
-                del calls[self.stream_id]
-                if connection.final_goaway_sent and not calls:
-                    connection.server._connection_idle(connection)
-            return
+        """Undo what the ended call still holds (a unary call that finished without waiting
+        holds nothing: four tests), and forget it."""
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -569,11 +557,17 @@ class _ServerCall:
             # the connection window is shared, and enough such calls would stall it.
             held, self.held_bytes = self.held_bytes, 0
             self.connection.acknowledge(self.stream_id, held)
-        self.wake_reader()
+        if self.reader_waiter is not None:
+            self.wake_reader()
         waiter = self.writer_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        self.connection.forget(self)
+        connection = self.connection
+        calls = connection.calls
+        if calls.get(self.stream_id) is self:
+            del calls[self.stream_id]
+            if connection.final_goaway_sent and not calls:
+                connection.server._connection_idle(connection)
 
     def on_deadline(self) -> None:
         self.timer = None
@@ -696,12 +690,6 @@ class _ServerConnection(H2Protocol):
         with contextlib.suppress(LocalProtocolError):
             self.h2.acknowledge_received_data(stream_id, nbytes)
         self.schedule_flush()
-
-    def forget(self, call: _ServerCall) -> None:
-        if self.calls.get(call.stream_id) is call:
-            del self.calls[call.stream_id]
-            if self.final_goaway_sent and not self.calls:
-                self.server._connection_idle(self)
 
     # ------------------------------------------------------------------ events
 
