@@ -1328,14 +1328,11 @@ class H2Connection:
                 else None
             )
             if found is None:
+                # (No data, or a header block larger than a frame; the data fits.)
                 if head is not None:
                     self._write_block(stream_id, head, False)
                 if size:
-                    stream.send_window -= size
-                    self._send_window -= size
-                    self._out.append(_FRAME_HEADER.pack(size >> 8, size & 0xFF, DATA, 0, stream_id))
-                    self._out.append(data)
-                    self._out_size += size + 9
+                    self._write_data(stream, memoryview(data), False)
                 stream.state = state
                 self._write_block(stream_id, tail, True)
                 if state is _CLOSED:
