@@ -7,7 +7,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grpcx.protocol.errors import ProtocolStatusError
-from grpcx.protocol.messages import DEFAULT_MAX_MESSAGE_SIZE, MessageDeframer, encode_message
+from grpcx.protocol.messages import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    MessageDeframer,
+    encode_message,
+    whole_message,
+)
 from grpcx.status import StatusCode
 
 
@@ -155,3 +160,28 @@ def test_fuzz_parses_or_fails_with_status(stream: bytes, data: st.DataObject) ->
         deframer.end_of_stream()
     except ProtocolStatusError as exc:
         assert exc.code in (StatusCode.INTERNAL, StatusCode.RESOURCE_EXHAUSTED)
+
+
+@given(st.binary(max_size=40), st.integers(min_value=0, max_value=50))
+def test_whole_message_agrees_with_the_deframer(data: bytes, limit: int) -> None:
+    """whole_message takes exactly what a deframer would return as one message from the
+    whole of ``data``, and nothing else."""
+    deframer = MessageDeframer(limit)
+    try:
+        messages = deframer.feed(data)
+        deframer.end_of_stream()
+    except ProtocolStatusError:
+        messages = []
+    expected = messages[0] if len(messages) == 1 else None
+    assert whole_message(data, limit) == expected
+
+
+def test_whole_message_cases() -> None:
+    assert whole_message(encode_message(b"abc"), 3) == (False, b"abc")
+    assert whole_message(encode_message(b"abc", compressed=True), 3) == (True, b"abc")
+    assert whole_message(encode_message(b""), 0) == (False, b"")
+    assert whole_message(encode_message(b"abc"), 2) is None  # over the limit
+    assert whole_message(encode_message(b"abc")[:-1], 3) is None  # part of one
+    assert whole_message(encode_message(b"a") + encode_message(b"b"), 3) is None  # two
+    assert whole_message(b"\x02" + encode_message(b"abc")[1:], 3) is None  # bad flag
+    assert whole_message(b"\x00\x00", 3) is None

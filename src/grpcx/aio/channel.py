@@ -15,7 +15,6 @@ import heapq
 import math
 import random
 import ssl as _ssl
-import struct
 from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable
 from typing import Any, Generic, TypeVar
@@ -45,7 +44,12 @@ from grpcx.protocol.headers import (
     parse_response_headers,
     parse_trailers,
 )
-from grpcx.protocol.messages import DEFAULT_MAX_MESSAGE_SIZE, MessageDeframer, encode_message
+from grpcx.protocol.messages import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    MessageDeframer,
+    encode_message,
+    whole_message,
+)
 from grpcx.protocol.timeout import encode_timeout
 from grpcx.status import RpcError, StatusCode, status_from_http2_error
 
@@ -71,7 +75,6 @@ _ACCEPT_ENCODING = accept_encoding_header()
 _RECEIVE_BUFFER = 256 << 10  # streamed responses waiting for the reader, before pushback
 _SEND_BUFFER = 256 << 10  # request bytes queued behind flow control before write() waits
 _PARSE_CACHE_SIZE = 64  # parsed response heads / statuses kept per connection
-_unpack_prefix = struct.Struct(">BI").unpack_from  # a message's flag and length
 
 # doc/connection-backoff.md
 _BACKOFF_INITIAL = 1.0
@@ -455,19 +458,17 @@ class _CallState:
             # A unary response's DATA is almost always one whole message: take it as it
             # is. Anything else (a partial message, several, a bad prefix: the deframer
             # reports it) goes through a deframer from here on.
-            size = len(data)
-            if size >= 5:
-                flag, length = _unpack_prefix(data)
-                if size - 5 == length <= self.max_receive and flag <= 1:
-                    self.messages.append((flag == 1, data[5:]))
-                    self.queued += size
-                    if self.waiter is not None or self.more_waiters:
-                        self._wake()
-                    if self.queued <= _RECEIVE_BUFFER:
-                        acks[self.stream_id] = acks.get(self.stream_id, 0) + flow_length
-                    else:
-                        self.held += flow_length
-                    return
+            message = whole_message(data, self.max_receive)
+            if message is not None:
+                self.messages.append(message)
+                self.queued += len(data)
+                if self.waiter is not None or self.more_waiters:
+                    self._wake()
+                if self.queued <= _RECEIVE_BUFFER:
+                    acks[self.stream_id] = acks.get(self.stream_id, 0) + flow_length
+                else:
+                    self.held += flow_length
+                return
             deframer = self.deframer = MessageDeframer(self.max_receive)
         try:
             messages = deframer.feed(data)

@@ -22,7 +22,6 @@ import logging
 import os
 import ssl as _ssl
 import stat
-import struct
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
@@ -60,7 +59,12 @@ from grpcx.protocol.headers import (
     build_trailers_only,
     parse_request_headers,
 )
-from grpcx.protocol.messages import DEFAULT_MAX_MESSAGE_SIZE, MessageDeframer, encode_message
+from grpcx.protocol.messages import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    MESSAGE_PREFIX,
+    MessageDeframer,
+    encode_message,
+)
 from grpcx.protocol.timeout import decode_timeout
 from grpcx.service import Cardinality, MethodHandler, ServiceDefinition, SupportsServiceDefinition
 from grpcx.status import StatusCode, encode_status_details
@@ -74,10 +78,10 @@ _ACCEPT_ENCODING = accept_encoding_header()
 _RESPONSE_HEADERS: Sequence[tuple[bytes, bytes]] = tuple(
     build_response_headers(accept_encoding=_ACCEPT_ENCODING)
 )
-# A message's 5-byte prefix (flag, length), packed inline on the unary fast path; longer
-# messages than the length can say take the general path and its error.
-_pack_prefix = struct.Struct(">BI").pack
-_unpack_prefix = struct.Struct(">BI").unpack_from
+# A message's 5-byte prefix (flag, length), packed and read inline on the unary fast path;
+# longer messages than the length can say take the general path and its error.
+_pack_prefix = MESSAGE_PREFIX.pack
+_unpack_prefix = MESSAGE_PREFIX.unpack_from
 _MAX_PREFIXED = 0xFFFF_FFFF
 # Messages up to this size are sent joined to their prefix; larger ones are not copied.
 _JOIN_LIMIT = 64 * 1024
@@ -853,15 +857,17 @@ class _ServerConnection(H2Protocol):
         if call is None or call.finished:  # (a finished call has left self.calls anyway)
             return
         if call.deframer is None and not call.messages and len(data) >= 5:
+            # The usual unary request: one DATA frame holding exactly one message. (This
+            # is messages.whole_message, inlined: the call costs 2-3% of a unary call.)
             flag, length = _unpack_prefix(data)
             if length + 5 == len(data) and flag <= 1 and length <= self.server._max_receive:
-                # The usual unary request: one DATA frame holding exactly one message.
+                message = (flag == 1, data[5:])
                 if end_stream:
                     # ... and the end of it: handled here, without queueing the message.
                     call.request_ended = True
-                    self._unary_request(call, flag == 1, data[5:])
+                    self._unary_request(call, message)
                     return
-                call.messages.append((flag == 1, data[5:]))
+                call.messages.append(message)
                 return
         # A unary request is held whole by the deframer (bounded by the message limit).
         deframer = call.deframer
@@ -925,13 +931,13 @@ class _ServerConnection(H2Protocol):
         if len(call.messages) != 1:
             call.finish(StatusCode.INTERNAL, "a unary request needs exactly one message")
             return
-        compressed, payload = call.messages.popleft()
-        self._unary_request(call, compressed, payload)
+        self._unary_request(call, call.messages.popleft())
 
-    def _unary_request(self, call: _ServerCall, compressed: bool, payload: bytes) -> None:
-        """A unary-request call's one message, whole, and the request ended: run it."""
+    def _unary_request(self, call: _ServerCall, message: tuple[bool, bytes]) -> None:
+        """A unary-request call's one message (compressed, payload), the request ended:
+        run it."""
         try:
-            request = call.decode_request(compressed, payload)
+            request = call.decode_request(*message)
         except ProtocolStatusError as exc:
             call.finish(exc.code, exc.message)
             return

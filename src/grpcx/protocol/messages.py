@@ -12,15 +12,22 @@ import struct
 from grpcx.protocol.errors import ProtocolStatusError
 from grpcx.status import StatusCode
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "MessageDeframer", "encode_message"]
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "MESSAGE_PREFIX",
+    "MessageDeframer",
+    "encode_message",
+    "whole_message",
+]
 
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 """The default receive limit of grpc C-core, grpc-go and grpc-java: 4 MiB."""
 
-_PREFIX = struct.Struct(">BI")
-_PREFIX_SIZE = _PREFIX.size  # 5
-_pack_prefix = _PREFIX.pack
-_unpack_prefix = _PREFIX.unpack_from
+MESSAGE_PREFIX = struct.Struct(">BI")
+"""The 5-byte prefix of a message: its compressed flag and its length."""
+_PREFIX_SIZE = MESSAGE_PREFIX.size  # 5
+_pack_prefix = MESSAGE_PREFIX.pack
+_unpack_prefix = MESSAGE_PREFIX.unpack_from
 _MAX_LENGTH = 0xFFFF_FFFF
 
 
@@ -36,6 +43,19 @@ def encode_message(payload: bytes, *, compressed: bool = False) -> bytes:
             StatusCode.RESOURCE_EXHAUSTED, f"message of {length} bytes exceeds 4 GiB - 1"
         )
     return _pack_prefix(compressed, length) + payload
+
+
+def whole_message(data: bytes, max_message_size: int) -> tuple[bool, bytes] | None:
+    """``(compressed, message)`` if ``data`` is exactly one message within
+    *max_message_size* with a valid flag byte, else None. A unary call's message usually
+    arrives so, in one DATA frame, and then needs no :class:`MessageDeframer`; anything
+    else (part of a message, several, a bad prefix: the deframer reports it) takes one."""
+    if len(data) < _PREFIX_SIZE:
+        return None
+    flag, length = _unpack_prefix(data)
+    if length + _PREFIX_SIZE != len(data) or flag > 1 or length > max_message_size:
+        return None
+    return flag == 1, data[_PREFIX_SIZE:]
 
 
 class MessageDeframer:
