@@ -204,10 +204,12 @@ class Server:
 
     started: ClassVar[list[Server]] = []  # every one, so that none outlives the run
 
-    def __init__(self, impl: str, cfg: Config) -> None:
+    def __init__(
+        self, impl: str, cfg: Config, command: tuple[list[str], dict[str, str]] | None = None
+    ) -> None:
         self.impl = impl
         Server.started.append(self)
-        cmd, env = server_command(impl, cfg)
+        cmd, env = command or server_command(impl, cfg)
         self.log_path = RESULTS / f"server-{impl}.log"
         self.log_file = open(self.log_path, "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -293,8 +295,10 @@ class Server:
 
 
 @contextlib.contextmanager
-def running(impl: str, cfg: Config) -> Iterator[Server]:
-    server = Server(impl, cfg)
+def running(
+    impl: str, cfg: Config, command: tuple[list[str], dict[str, str]] | None = None
+) -> Iterator[Server]:
+    server = Server(impl, cfg, command)
     try:
         yield server
     finally:
@@ -368,15 +372,14 @@ def body_file() -> Path:
     return path
 
 
-def h2load(cfg: Config, server: Server, connections: int, streams: int) -> dict[str, Any]:
-    verify(cfg, server)
-    before = unary_count(cfg, server)
+def h2load_run(cfg: Config, port: int, connections: int, streams: int) -> int:
+    """Requests h2load completed in the measured window; Failed on any error it saw."""
     cmd = [
         "h2load", "-t", "1", "-c", str(connections), "-m", str(streams),
         f"--warm-up-time={cfg.warmup * 1000:.0f}ms", "-D", f"{cfg.duration * 1000:.0f}ms",
         "-d", str(body_file()),
         "-H", "content-type: application/grpc", "-H", "te: trailers",
-        f"http://127.0.0.1:{server.port}/bench.Bench/Unary",
+        f"http://127.0.0.1:{port}/bench.Bench/Unary",
     ]  # fmt: skip
     out = run_load(cfg, cmd, cfg.warmup + cfg.duration + 60)
     m, s = H2LOAD_RE.search(out), STATUS_RE.search(out)
@@ -400,6 +403,13 @@ def h2load(cfg: Config, server: Server, connections: int, streams: int) -> dict[
         raise Failed(f"h2load saw errors: {m.group(0)}; {s.group(0)}")
     if done == 0:
         raise Failed("h2load completed no request")
+    return done
+
+
+def h2load(cfg: Config, server: Server, connections: int, streams: int) -> dict[str, Any]:
+    verify(cfg, server)
+    before = unary_count(cfg, server)
+    done = h2load_run(cfg, server.port, connections, streams)
     after = unary_count(cfg, server)
     # Warm-up calls are served but not counted by h2load: served >= done.
     if after - before < done:
