@@ -395,7 +395,7 @@ def compare(cfg: Any, only: set[str]) -> list[dict[str, Any]]:
                     suite.log(cfg, f"  {key:<10} {name:<16} {value:,.0f} calls/s")
         for key, conns, streams in shapes:
             factor = 20.0 if key == "pipelined" else 10.0
-            title = f"unary 100 B, h2load {conns} conn x {streams} streams"
+            title = f"unary 100 B, h2load {conns} conn x {streams} stream{'s' * (streams > 1)}"
             rows.append(_row(title, "calls/s", floors[key], rates[key], "grpcio best", factor))
     if "ping_pong" in only:
         floor: dict[str, float] = {}
