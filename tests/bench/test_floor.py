@@ -109,16 +109,95 @@ async def test_minimal_client_counts_real_echoes_from_a_grpc_server() -> None:
     assert result["cpu_us_per_call"] > 0
 
 
-async def test_minimal_client_fails_when_a_call_brings_no_echo() -> None:
-    async def refuse(request: BytesValue, context: Any) -> BytesValue:
-        raise grpcx.RpcError(grpcx.StatusCode.UNAVAILABLE, "no")
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [
+        (None, "without grpc-status 0"),  # the handler fails: a non-OK status
+        (BytesValue(value=b"short"), "not the echo"),  # a message of another size
+        (BytesValue(value=b"z" * 100), "not the echo"),  # the right size, other bytes
+    ],
+)
+async def test_minimal_client_fails_unless_each_call_is_an_ok_echo(
+    reply: BytesValue | None, why: str
+) -> None:
+    async def handler(request: BytesValue, context: Any) -> BytesValue:
+        if reply is None:
+            raise grpcx.RpcError(grpcx.StatusCode.UNAVAILABLE, "no")
+        return reply
 
-    server, port = await _grpcx_server(refuse)
+    server, port = await _grpcx_server(handler)
     try:
-        with pytest.raises(SystemExit, match="without its echo"):
+        with pytest.raises(SystemExit, match=why):
             await _run_client(port)
     finally:
         await server.stop(0)
+
+
+class _Transport(asyncio.Transport):
+    """Collects what a protocol writes; its "socket" only takes socket options."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.sock = socket.socket()
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.sock if name == "socket" else default
+
+    def write(self, data: Any) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+        self.sock.close()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 13, 100, 1 << 16])
+def test_minimal_server_reads_frames_and_the_preface_split_anywhere(chunk: int) -> None:
+    """Fed in pieces of ``chunk`` bytes (splitting the preface and frames), the server
+    acknowledges SETTINGS and PING, keeps the connection window open, and answers every
+    request; python-hyper's h2 checks all of it."""
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    body = grpc_frame(BytesValue(value=payload(100)).SerializeToString())
+    for sid in (1, 3, 5):
+        client.send_headers(
+            sid,
+            [(":method", "POST"), (":scheme", "http"), (":path", "/bench.Bench/Unary"),
+             (":authority", "127.0.0.1"), ("content-type", "application/grpc")],
+        )  # fmt: skip
+        client.send_data(sid, body, end_stream=True)
+    client.ping(b"12345678")
+    wire = client.data_to_send()
+    server = floor.MinimalServer()
+    transport = _Transport()
+    server.connection_made(transport)
+    for i in range(0, len(wire), chunk):
+        piece = wire[i : i + chunk]
+        buffer = server.get_buffer(len(piece))
+        buffer[: len(piece)] = piece
+        server.buffer_updated(len(piece))
+    transport.close()
+    assert server.pending == b""
+    events = client.receive_data(bytes(transport.written))
+    kinds = [type(e).__name__ for e in events]
+    assert "RemoteSettingsChanged" in kinds and "SettingsAcknowledged" in kinds
+    assert any(isinstance(e, h2.events.PingAckReceived) and e.ping_data == b"12345678"
+               for e in events)  # fmt: skip
+    assert client.outbound_flow_control_window >= 1 << 30  # the server's WINDOW_UPDATE
+    echoes = {e.stream_id: e.data for e in events if isinstance(e, h2.events.DataReceived)}
+    assert echoes == {1: body, 3: body, 5: body}
+    ended = {e.stream_id for e in events if isinstance(e, h2.events.StreamEnded)}
+    assert ended == {1, 3, 5}
+
+
+def test_minimal_server_credits_the_connection_window_at_half() -> None:
+    server = floor.MinimalServer()
+    assert server.credit(floor.WINDOW // 2 - 1) == b""
+    update = server.credit(1)
+    assert update == floor.frame(8, 0, 0, (floor.WINDOW // 2).to_bytes(4, "big"))
+    assert server.unacked == 0
 
 
 async def test_pinger_counts_round_trips_and_checks_the_echo() -> None:
