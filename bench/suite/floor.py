@@ -42,6 +42,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench.suite.clients import Meter, ping_pong_result
 from bench.suite.common import announce_port, grpc_frame, payload
 
 from grpcx.http2.hpack import Decoder
@@ -81,14 +82,10 @@ _TRAILERS_SIZE = len(TRAILERS).to_bytes(3, "big")
 _BUFFER = memoryview(bytearray(256 * 1024))
 
 
-class _Peer(asyncio.BufferedProtocol):
-    """Reading, the socket options and the connection window, shared by both peers."""
+class _Buffered(asyncio.BufferedProtocol):
+    """Every floor peer on asyncio: reads into the shared buffer, small writes sent now."""
 
     transport: asyncio.Transport
-
-    def __init__(self) -> None:
-        self.pending = b""
-        self.unacked = 0  # DATA received since our last WINDOW_UPDATE
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return _BUFFER
@@ -97,6 +94,14 @@ class _Peer(asyncio.BufferedProtocol):
         self.transport = transport  # type: ignore[assignment]
         sock = transport.get_extra_info("socket")
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _Peer(_Buffered):
+    """The HTTP/2 peers: whole frames handed on, the rest kept; the connection window."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+        self.unacked = 0  # DATA received since our last WINDOW_UPDATE
 
     def buffer_updated(self, nbytes: int) -> None:
         data = bytes(_BUFFER[:nbytes])
@@ -203,9 +208,7 @@ class MinimalClient(_Peer):
         # must be followed), so each call's grpc-status is read, not assumed.
         self.decoder = Decoder()
         self.echoed: set[int] = set()  # streams whose echo arrived
-        now = time.perf_counter()
-        self.start, self.stop = now + warmup, now + warmup + duration
-        self.counted = 0
+        self.meter = Meter(warmup, duration)
         self.cpu_start = 0.0
         self.finished = False
 
@@ -255,21 +258,17 @@ class MinimalClient(_Peer):
         elif sid not in self.echoed:
             self.fail(f"stream {sid} ended without its echo")
         self.echoed.discard(sid)
-        now = time.perf_counter()
-        if now >= self.start and not self.finished:
-            if not self.counted:
-                self.cpu_start = _cpu()
-            self.counted += 1
-            if now >= self.stop:
-                self.finished = True
-                cpu = _cpu() - self.cpu_start
-                self.done.set_result({
-                    "calls": self.counted, "seconds": now - self.start,
-                    "rate": self.counted / (now - self.start),
-                    "cpu_us_per_call": cpu / self.counted * 1e6,
-                })  # fmt: skip
-        if not self.finished:
-            out.append(self.request())
+        if self.finished:
+            return
+        meter = self.meter
+        if not meter.tick():
+            self.finished = True
+            cpu = _cpu() - self.cpu_start
+            self.done.set_result({**meter.result(), "cpu_us_per_call": cpu / meter.calls * 1e6})
+            return
+        if meter.calls == 1 and not self.cpu_start:
+            self.cpu_start = _cpu()  # the first call counted: the measured window is open
+        out.append(self.request())
 
     def fail(self, why: str) -> None:
         if not self.done.done():
@@ -285,14 +284,7 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-class _Echo(asyncio.BufferedProtocol):
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return _BUFFER
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
-        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+class _Echo(_Buffered):
     def buffer_updated(self, nbytes: int) -> None:
         self.transport.write(bytes(_BUFFER[:nbytes]))
 
@@ -300,15 +292,12 @@ class _Echo(asyncio.BufferedProtocol):
 class _Pinger(_Echo):
     def __init__(self, done: asyncio.Future[dict[str, Any]], warmup: float, duration: float):
         self.done = done
-        self.warmup, self.duration = warmup, duration
+        self.meter = Meter(warmup, duration)
         self.message = payload(ECHO_SIZE)
         self.got = b""
-        self.round_trips = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        now = time.perf_counter()
-        self.start, self.stop = now + self.warmup, now + self.warmup + self.duration
         self.transport.write(self.message)
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -322,16 +311,9 @@ class _Pinger(_Echo):
         if got != self.message:
             self.fail("echo mismatch")
             return
-        now = time.perf_counter()
-        if now >= self.start:
-            self.round_trips += 1
-            if now >= self.stop:
-                seconds = now - self.start
-                self.done.set_result(
-                    {"round_trips": self.round_trips, "seconds": seconds,
-                     "rate": self.round_trips / seconds}
-                )  # fmt: skip
-                return
+        if not self.meter.tick():
+            self.done.set_result(ping_pong_result(self.meter))
+            return
         self.transport.write(self.message)
 
     def fail(self, why: str) -> None:
@@ -354,9 +336,7 @@ def _blocking_pinger(port: int, warmup: float, duration: float) -> dict[str, Any
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         message = payload(ECHO_SIZE)
-        start = time.perf_counter() + warmup
-        stop = start + duration
-        round_trips = 0
+        meter = Meter(warmup, duration)
         while True:
             sock.sendall(message)
             got = b""
@@ -367,12 +347,8 @@ def _blocking_pinger(port: int, warmup: float, duration: float) -> dict[str, Any
                 got += chunk
             if got != message:
                 raise SystemExit("echo mismatch")
-            now = time.perf_counter()
-            if now >= start:
-                round_trips += 1
-                if now >= stop:
-                    return {"round_trips": round_trips, "seconds": now - start,
-                            "rate": round_trips / (now - start)}  # fmt: skip
+            if not meter.tick():
+                return ping_pong_result(meter)
 
 
 async def _serve(factory: Any) -> None:
