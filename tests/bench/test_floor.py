@@ -26,9 +26,8 @@ import grpcx  # noqa: E402
 import grpcx.aio  # noqa: E402
 
 
-async def _h2_request(port: int, stream_ids: list[int], body: bytes) -> dict[int, Any]:
-    """python-hyper's h2 as the client: what each stream got back."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+def _h2_client(stream_ids: list[int], body: bytes) -> h2.connection.H2Connection:
+    """python-hyper's h2 as the client, a unary request with ``body`` on each stream sent."""
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     conn.initiate_connection()
     for sid in stream_ids:
@@ -39,6 +38,13 @@ async def _h2_request(port: int, stream_ids: list[int], body: bytes) -> dict[int
              ("te", "trailers")],
         )  # fmt: skip
         conn.send_data(sid, body, end_stream=True)
+    return conn
+
+
+async def _h2_request(port: int, stream_ids: list[int], body: bytes) -> dict[int, Any]:
+    """The requests of ``_h2_client`` over a socket: what each stream got back."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    conn = _h2_client(stream_ids, body)
     writer.write(conn.data_to_send())
     got: dict[int, Any] = {
         sid: {"headers": None, "data": b"", "trailers": None} for sid in stream_ids
@@ -158,16 +164,8 @@ def test_minimal_server_reads_frames_and_the_preface_split_anywhere(chunk: int) 
     """Fed in pieces of ``chunk`` bytes (splitting the preface and frames), the server
     acknowledges SETTINGS and PING, keeps the connection window open, and answers every
     request; python-hyper's h2 checks all of it."""
-    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    client.initiate_connection()
     body = grpc_frame(BytesValue(value=payload(100)).SerializeToString())
-    for sid in (1, 3, 5):
-        client.send_headers(
-            sid,
-            [(":method", "POST"), (":scheme", "http"), (":path", "/bench.Bench/Unary"),
-             (":authority", "127.0.0.1"), ("content-type", "application/grpc")],
-        )  # fmt: skip
-        client.send_data(sid, body, end_stream=True)
+    client = _h2_client([1, 3, 5], body)
     client.ping(b"12345678")
     wire = client.data_to_send()
     server = floor.MinimalServer()
