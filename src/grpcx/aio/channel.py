@@ -222,8 +222,8 @@ class _ClientConnection(H2Protocol):
         self.draining = False  # GOAWAY received: no new calls here
         self.error: str = ""
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
-        # Parsed response heads and trailer statuses, by header list (see _CallState).
-        # Parsed response heads and statuses, by their block's key (HeadersReceived.key).
+        # Parsed response heads and statuses, by their block's key (HeadersReceived.key; see
+        # _CallState).
         self.heads: KeyedCache[ResponseHead] = KeyedCache(_PARSE_CACHE_SIZE)
         self.statuses: KeyedCache[CallStatus] = KeyedCache(_PARSE_CACHE_SIZE)
         self._write_waiters: list[asyncio.Future[None]] = []
