@@ -696,8 +696,13 @@ def test_rst_stream_received_and_late_frames(peer: RawPeer) -> None:
     events = peer.send(fr.build_rst_stream(1, ErrorCode.CANCEL))
     assert events == [StreamReset(1, ErrorCode.CANCEL, True)]
     assert peer.conn.open_streams == 0
-    with pytest.raises(StreamStateError):
-        peer.conn.send_data(1, b"x")
+    # The application acting on the stream it has not yet heard was reset: a no-op.
+    peer.conn.send_headers(1, RESPONSE)
+    peer.conn.send_data(1, b"x")
+    peer.conn.send_response(1, None, b"x", TRAILERS)
+    peer.conn.send_trailers(1, TRAILERS)
+    peer.conn.reset_stream(1)
+    assert peer.read() == []
     # DATA after the peer's own RST_STREAM is a stream error STREAM_CLOSED (§5.1).
     peer.send(fr.build_data(1, b"late"))
     assert resets(peer.read()) == {1: ErrorCode.STREAM_CLOSED}

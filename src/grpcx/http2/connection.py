@@ -34,8 +34,14 @@ Driver contract
 * **Errors.** Protocol violations by the peer never raise: a stream error resets the
   stream (RST_STREAM queued, :class:`StreamReset` with ``remote=False``); a connection
   error queues GOAWAY and returns :class:`ConnectionTerminated`, after which the
-  connection takes no more input: flush and close. Misuse by the local application raises
-  :class:`LocalProtocolError` (and subclasses) and sends nothing.
+  connection takes no more input: flush and close. An application action that races the
+  peer is a no-op that sends nothing: sending on, finishing or resetting a stream that was
+  reset (by the peer, by us, or refused by a GOAWAY), or any of these on a live stream once
+  the connection has ended. (The driver learns of the reset or the end only with the
+  events of a read, possibly after acting on earlier events of the same read.) Misuse by
+  the local application raises :class:`LocalProtocolError` (and subclasses) and sends
+  nothing: an idle stream, sending after our own END_STREAM, or opening a stream, pinging
+  or sending SETTINGS or GOAWAY once the connection has ended (ConnectionClosedError).
 * **Time.** ``now`` is any monotonic clock in seconds. Optionally call ``handle_timer(now)``
   at ``get_timer()`` to enforce SETTINGS_TIMEOUT.
 """
@@ -1161,6 +1167,23 @@ class H2Connection:
 
     # ------------------------------------------------------------ sending
 
+    def _was_reset(self, stream_id: int) -> bool:
+        """For a stream with no live record: True if it was reset (by either side, or
+        refused by a GOAWAY), so that sending on it is a no-op; False if it is idle.
+        Raises StreamStateError if it closed normally: only our own END_STREAM completes
+        a close (the peer's alone half-closes it), so sending again is a mistake of the
+        application, not a race with the peer. So is acting on one of our ids with no
+        record: skipped when a later stream was opened (§5.1.1), or closed so long ago
+        that the application cannot still be racing the peer over it."""
+        state = self._closed_state(stream_id)
+        if state is None:
+            state = self._unknown_stream_state(stream_id)
+            if state is not _IDLE and (stream_id & 1) == self._local_parity:
+                state = _CLOSED
+        if state is _CLOSED:
+            raise StreamStateError(f"stream {stream_id} is closed or was never opened")
+        return state is not _IDLE
+
     def _check_usable(self) -> None:
         if self._terminated:
             raise ConnectionClosedError("the connection has ended")
@@ -1251,12 +1274,14 @@ class H2Connection:
         """Send a header block: request headers (opening ``stream_id`` if it is new),
         response headers, or trailers (with ``end_stream``). Trailers sent while data is
         still queued for flow control go out after that data."""
-        self._check_usable()
         stream = self._streams.get(stream_id)
         if stream is None:
-            if self._unknown_stream_state(stream_id) is not _IDLE:
-                raise StreamStateError(f"stream {stream_id} is closed")
+            if self._was_reset(stream_id):
+                return  # the application raced the peer (see "Errors" above)
+            self._check_usable()
             stream = self._open_local(stream_id)
+        elif self._terminated:
+            return
         state = next_state(stream.state, _SEND_HEADERS, stream_id)
         if end_stream:
             state = next_state(state, _SEND_END_STREAM, stream_id)
@@ -1451,9 +1476,12 @@ class H2Connection:
             self._out_size += size + 9
             self._sent_since_ping = True
             return
-        self._check_usable()
         if stream is None:
+            if self._was_reset(stream_id):
+                return  # the application raced the peer (see "Errors" above)
             raise StreamStateError(f"stream {stream_id} is not open")
+        if self._terminated:
+            return
         state = next_state(stream.state, _SEND_DATA, stream_id)
         if end_stream:
             state = next_state(state, _SEND_END_STREAM, stream_id)
@@ -1576,12 +1604,13 @@ class H2Connection:
 
     def reset_stream(self, stream_id: int, error_code: int = ErrorCode.CANCEL) -> None:
         """Reset a stream (RST_STREAM), dropping its queued output. A no-op on a stream
-        that has already closed."""
-        self._check_usable()
+        that has already closed or been reset, and once the connection has ended."""
         stream = self._streams.get(stream_id)
         if stream is None:
             if self._unknown_stream_state(stream_id) is _IDLE:
                 raise StreamStateError(f"stream {stream_id} is idle")
+            return
+        if self._terminated:
             return
         next_state(stream.state, _SEND_RST_STREAM, stream_id)
         self._write(build_rst_stream(stream_id, error_code))
