@@ -571,3 +571,81 @@ async def test_streaming_requests_are_not_retried(connect, frame):
         assert info.value.code == StatusCode.UNAVAILABLE
     finally:
         server.close()
+
+
+async def _raw_response_server(blocks: list[tuple[list[tuple[bytes, bytes]], bool]]) -> Any:
+    """A server of raw frames: it answers the first request (stream 1) with ``blocks``,
+    each (header list, END_STREAM), encoded by HPACK as given: no validation on the way."""
+    from grpcx.http2 import frames as fr
+    from grpcx.http2.hpack import Encoder
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        frames = fr.FrameReader(max_frame_size=1 << 24)
+        encoder = Encoder()
+        try:
+            await reader.readexactly(len(fr.CONNECTION_PREFACE))
+            writer.write(fr.build_settings() + fr.build_settings(ack=True))
+            while data := await reader.read(65536):
+                frames.feed(data)
+                if any(f[0] == fr.HEADERS for f in frames.read_frames()):
+                    for headers, end in blocks:
+                        block = encoder.encode(headers)
+                        writer.write(fr.build_headers(1, block, end_stream=end))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+TRAILERS_OK = [(b"grpc-status", b"0")]
+MALFORMED_RESPONSES: dict[str, tuple[list[tuple[list[tuple[bytes, bytes]], bool]], str]] = {
+    "no :status": ([([(b"content-type", b"application/grpc")], False)], "missing :status"),
+    ":status abc": ([([(b":status", b"abc")], False)], "bad :status"),
+    'grpc-status " 0"': (
+        [(OK_HEADERS, False), ([(b"grpc-status", b" 0")], True)],
+        "invalid value for b'grpc-status'",
+    ),
+    "uppercase name": ([([*OK_HEADERS, (b"X-Upper", b"1")], False)], "invalid field name"),
+    "connection header": (
+        [([*OK_HEADERS, (b"connection", b"close")], False)],
+        "connection-specific field",
+    ),
+    "trailers without END_STREAM": (
+        [(OK_HEADERS, False), (TRAILERS_OK, False)],
+        "trailers without END_STREAM",
+    ),
+    "two header blocks": ([(OK_HEADERS, False), (OK_HEADERS, False)], "without END_STREAM"),
+    "pseudo-header in trailers": (
+        [(OK_HEADERS, False), ([(b":status", b"200"), *TRAILERS_OK], True)],
+        "pseudo-header in trailers",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED_RESPONSES))
+async def test_client_names_what_was_wrong_with_a_malformed_response(connect, name):
+    """The client's own core resets a malformed response's stream: the call ends INTERNAL
+    with details that say what was wrong, not that the server reset it."""
+    blocks, problem = MALFORMED_RESPONSES[name]
+    server = await _raw_response_server(blocks)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        method = connect(f"127.0.0.1:{port}").unary_unary("/grpcx.test.Test/Echo")
+        with pytest.raises(RpcError) as info:
+            await asyncio.wait_for(method(b"x"), WAIT)
+    finally:
+        server.close()
+    assert info.value.code == StatusCode.INTERNAL
+    assert info.value.details.startswith("invalid response from the server: malformed headers:")
+    assert problem in info.value.details
+    assert "reset by the server" not in info.value.details
+
+
+async def test_client_names_the_code_of_a_server_reset(bad_server):
+    method = await bad_server(lambda conn, sid: conn.reset_stream(sid, 2))
+    with pytest.raises(RpcError) as info:
+        await asyncio.wait_for(method(b"x"), WAIT)
+    assert info.value.code == StatusCode.INTERNAL
+    assert info.value.details == "stream reset by the server with INTERNAL_ERROR (HTTP/2 error 2)"

@@ -285,6 +285,37 @@ async def test_bidi_ping_pong_and_half_close(echo):
     assert await call.code() == StatusCode.OK
 
 
+async def test_write_after_the_server_completed_the_call(serve, connect, handlers):
+    """A write after the server ended the call with OK invents no status: it says the call
+    finished and how, and the call reports the server's real status."""
+
+    async def handler(requests: Any, context: ServicerContext) -> Any:
+        yield b"only"  # and done, without reading what the client writes
+
+    _, port = await serve(handlers.bidi("M", handler))
+    call = connect(f"127.0.0.1:{port}").stream_stream(handlers.path("M"))()
+    await asyncio.wait_for(call.write(b"a"), WAIT)
+    assert await asyncio.wait_for(call.read(), WAIT) == b"only"
+    assert await asyncio.wait_for(call.read(), WAIT) is EOF
+    with pytest.raises(asyncio.InvalidStateError, match="ended it with status OK"):
+        await asyncio.wait_for(call.write(b"b"), WAIT)
+    assert await call.code() == StatusCode.OK
+    assert await call.details() == ""
+
+    # A call that failed raises its own error from write().
+    async def failing(requests: Any, context: ServicerContext) -> Any:
+        context.abort(StatusCode.FAILED_PRECONDITION, "no")
+        yield b""
+
+    _, port = await serve(handlers.bidi("F", failing))
+    call = connect(f"127.0.0.1:{port}").stream_stream(handlers.path("F"))()
+    await asyncio.wait_for(call.write(b"a"), WAIT)
+    assert await asyncio.wait_for(call.code(), WAIT) == StatusCode.FAILED_PRECONDITION
+    with pytest.raises(RpcError) as info:
+        await asyncio.wait_for(call.write(b"b"), WAIT)
+    assert (info.value.code, info.value.details) == (StatusCode.FAILED_PRECONDITION, "no")
+
+
 async def test_bidi_with_iterator(echo):
     call = echo.stream_stream("EchoStream")(iter([b"a", b"b"]))
     assert [m async for m in call] == [b"a", b"b", b"end"]

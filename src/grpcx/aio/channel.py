@@ -323,7 +323,7 @@ class _ClientConnection(H2Protocol):
             elif type(event) is StreamReset:
                 state = calls.get(event.stream_id)
                 if state is not None:
-                    state.on_reset(event.error_code)
+                    state.on_reset(event)
             elif type(event) is SendQueueDrained:
                 self._wake_writers()
             elif type(event) is SettingsReceived:
@@ -524,13 +524,22 @@ class _CallState:
                 self.connection.statuses.put(key, status)
         self._end(status)
 
-    def on_reset(self, error_code: int) -> None:
+    def on_reset(self, event: StreamReset) -> None:
         if self.done:
             return
+        error_code = event.error_code
         # Refused before any response: the server never processed it (RFC 9113 §8.7).
         self.refused = error_code == ErrorCode.REFUSED_STREAM and not self.headers_seen
         code = status_from_http2_error(error_code)
-        self.fail(code, f"stream reset by the server, HTTP/2 error code {error_code}")
+        try:
+            name = ErrorCode(error_code).name
+        except ValueError:
+            name = "an unknown error code"
+        if event.remote:
+            self.fail(code, f"stream reset by the server with {name} (HTTP/2 error {error_code})")
+        else:
+            # Our own core reset it: the server broke HTTP/2's rules on this stream.
+            self.fail(code, f"invalid response from the server: {event.reason}")
 
     def fail(self, code: StatusCode, message: str) -> None:
         if self.done:
@@ -1064,14 +1073,24 @@ class _WritingMixin(Call[RequestT, ResponseT]):
         self._sender: asyncio.Task[None] | None = None
 
     async def write(self, request: RequestT, *, compress: bool = True) -> None:
-        """Send one request message; waits while flow control holds data back."""
+        """Send one request message; waits while flow control holds data back.
+
+        Once the call has ended, raises its :class:`RpcError` if it failed, and
+        ``asyncio.InvalidStateError`` if the server completed it with OK (as grpcio does).
+        """
         if self._done_writing:
             raise RuntimeError("write() after done_writing()")
         state = await self._start(False)
         if state.done:
-            assert state.status is not None
-            self._raise_status(state.status)
-            raise RpcError(StatusCode.INTERNAL, "the call ended before the request was sent")
+            status = state.status
+            assert status is not None
+            self._raise_status(status)  # a call that failed: its own error
+            # The server ended the call with OK before reading this request: nothing to
+            # send, and no status to invent (code() gives the server's).
+            raise asyncio.InvalidStateError(
+                f"write() after the call finished: the server ended it with status"
+                f" {status.code.name}" + (f" ({status.message})" if status.message else "")
+            )
         connection = state.connection
         try:
             connection.h2.send_data(state.stream_id, self._encode(request, compress))
@@ -1104,8 +1123,8 @@ class _WritingMixin(Call[RequestT, ResponseT]):
                 for request in requests:
                     await self.write(request)
             await self.done_writing()
-        except RpcError:
-            pass  # the status is what the reader reports
+        except (RpcError, asyncio.InvalidStateError):
+            pass  # the call ended: its status is what the reader reports
         except Exception as exc:
             self._fail_locally(StatusCode.CANCELLED, f"request iterator raised {exc!r}")
 

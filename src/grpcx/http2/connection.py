@@ -1119,7 +1119,7 @@ class H2Connection:
         stream = self._streams.get(stream_id)
         if stream is not None:
             self._remove_stream(stream, _RESET_SENT)
-            self._events.append(StreamReset(stream_id, exc.code, False))
+            self._events.append(StreamReset(stream_id, exc.code, False, exc.message))
         else:
             self._remember_closed(stream_id, _RESET_SENT)
 

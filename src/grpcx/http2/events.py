@@ -111,6 +111,9 @@ class StreamReset(Event):
     stream_id: int
     error_code: int
     remote: bool
+    #: Why this connection reset the stream (``remote`` False): what the peer did wrong,
+    #: such as ``"malformed headers: missing :status"``.
+    reason: str = field(default="", compare=False)
 
 
 @dataclass(slots=True)
