@@ -1081,11 +1081,17 @@ class _WritingMixin(Call[RequestT, ResponseT]):
         await connection.wait_writable(state.stream_id)
 
     async def done_writing(self) -> None:
-        """Half-close: no more requests."""
+        """Half-close: no more requests.
+
+        The request ends with an empty DATA frame carrying END_STREAM, also when no
+        message was written: the headers never end a streaming request. grpc-go 1.33's
+        server never answers a client- or bidi-streaming request ended on its HEADERS
+        frame (grpcio ends it the same way).
+        """
         if self._done_writing:
             return
         self._done_writing = True
-        state = await self._start(True)
+        state = await self._start(False)
         if not state.done and state.stream_id:
             with contextlib.suppress(LocalProtocolError):
                 if state.connection.h2.stream_state(state.stream_id).name not in (
