@@ -603,6 +603,7 @@ class Call(Generic[RequestT, ResponseT]):
     _cancelled = False
     _started: asyncio.Future[None] | None = None
     _start_error: RpcError | None = None
+    _response_compressed = False
 
     def __init__(
         self,
@@ -757,6 +758,7 @@ class Call(Generic[RequestT, ResponseT]):
     def _decode(self, compressed: bool, payload: bytes) -> ResponseT:
         state = self._state
         assert state is not None
+        self._response_compressed = compressed
         if compressed:
             if state.codec is None:
                 raise RpcError(StatusCode.INTERNAL, "compressed message without grpc-encoding")
@@ -787,6 +789,15 @@ class Call(Generic[RequestT, ResponseT]):
         if state is not None:
             state.fail(StatusCode.CANCELLED, "call cancelled by the client")
         return True
+
+    def response_compressed(self) -> bool:
+        """Whether the last response message received had its compressed flag set.
+
+        False before any response was read. The client-side twin of
+        :meth:`ServicerContext.request_compressed`; compressed messages are decompressed
+        transparently, this only tells how one arrived.
+        """
+        return self._response_compressed
 
     def cancelled(self) -> bool:
         """Whether the call was cancelled by this client."""
