@@ -143,7 +143,11 @@ def build_go_peer(cache: Path) -> Path:
 @pytest.fixture(scope="session")
 def go_peer(request: pytest.FixtureRequest) -> Path:
     """The grpc-go interop peer's binary, built once per session (cached across runs)."""
-    cache = Path(request.config.cache.mkdir("grpcx-go-interop"))
+    cache_provider = getattr(request.config, "cache", None)
+    if cache_provider is not None:
+        cache = Path(cache_provider.mkdir("grpcx-go-interop"))
+    else:  # -p no:cacheprovider
+        cache = Path(tempfile.gettempdir()) / f"grpcx-go-interop-{os.getuid()}"
     return build_go_peer(cache)
 
 
