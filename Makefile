@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_TOOLS := nghttp2-client nghttp2-server
+# grpc-go 1.33 for the interop tests (tests/interop/go, built offline in GOPATH mode).
+GO_DEBIAN := golang-go golang-google-grpc-dev golang-google-protobuf-dev
 # The native reference for `make bench`: grpc-go built offline from Debian's packages.
 BENCH_DEBIAN := golang-go golang-google-grpc-dev golang-google-protobuf-dev
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -19,12 +21,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# Real peers used by the tests and the demo: nghttp, h2load, nghttpd.
+# Real peers used by the tests and the demo: nghttp, h2load, nghttpd; grpc-go's packages.
 tools:
 	@if ! command -v nghttp >/dev/null || ! command -v h2load >/dev/null \
 	    || ! command -v nghttpd >/dev/null; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEBIAN_TOOLS); \
+	fi
+	@if ! command -v go >/dev/null || ! test -d /usr/share/gocode/src/google.golang.org/grpc \
+	    || ! test -d /usr/share/gocode/src/google.golang.org/protobuf; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(GO_DEBIAN); \
 	fi
 
 lint: $(STAMP)

@@ -514,10 +514,19 @@ async def test_server_response_compression(serve, raw_client, methods, make_prob
     assert response.data[0] == 1
     assert len(response.data) < 1000
     # A client that accepts no compression gets none.
+    sid = client.request("Echo", port=port, extra=[(b"grpc-accept-encoding", b"identity")])
+    client.send(sid, frame(big), end_stream=True)
+    response = await client.response(sid)
+    assert b"grpc-encoding" not in response.headers
+    assert response.data == frame(big)
+    assert response.grpc_status == 0
+    # A client that names no encodings at all (grpc-go 1.33 sends no grpc-accept-encoding)
+    # is taken to accept the standard ones, as grpc C-core's server takes it.
     sid = client.request("Echo", port=port)
     client.send(sid, frame(big), end_stream=True)
     response = await client.response(sid)
-    assert response.data == frame(big)
+    assert response.headers[b"grpc-encoding"] == b"gzip"
+    assert response.data[0] == 1
     assert response.grpc_status == 0
 
 
@@ -583,3 +592,34 @@ async def test_metadata_handed_out_is_the_callers_own(serve, connect, handlers):
         assert trailing.get_all("x-b") == ["2"]
         initial.add("x-a", "mutated")
         trailing.add("x-b", "mutated")
+
+
+async def test_response_compressed_reports_each_message(serve, connect, handlers):
+    """Call.response_compressed(): the compressed flag of the last response read."""
+
+    async def stream(request: bytes, context: ServicerContext) -> Any:
+        context.set_compression("gzip")
+        yield b"a" * 100
+        context.disable_next_message_compression()
+        yield b"b" * 100
+        yield b"c" * 100
+
+    async def unary(request: bytes, context: ServicerContext) -> bytes:
+        if request == b"compress":
+            context.set_compression("deflate")
+        return b"z" * 100
+
+    _, port = await serve(handlers.server_stream("S", stream), handlers.unary("U", unary))
+    channel = connect(f"127.0.0.1:{port}")
+    call = channel.unary_stream(handlers.path("S"))(b"")
+    assert not call.response_compressed()  # nothing read yet
+    flags = []
+    async for message in call:
+        assert message[:1] in (b"a", b"b", b"c")
+        flags.append(call.response_compressed())
+    assert flags == [True, False, True]
+    method = channel.unary_unary(handlers.path("U"))
+    for request, compressed in ((b"compress", True), (b"plain", False)):
+        unary_call = method(request)
+        assert await asyncio.wait_for(unary_call, WAIT) == b"z" * 100
+        assert unary_call.response_compressed() is compressed

@@ -172,12 +172,28 @@ def test_parse_request_round_trip() -> None:
     assert head.metadata == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        (None, ("gzip", "deflate")),  # absent (grpc-go 1.33): the standard encodings
+        (b"", ()),  # present but empty: nothing but identity
+        (b"identity", ("identity",)),
+        (b"gzip", ("gzip",)),
+        (b"identity, deflate", ("identity", "deflate")),
+    ],
+)
+def test_parse_request_accept_encoding(value: bytes | None, accepted: tuple[str, ...]) -> None:
+    """A missing grpc-accept-encoding allows gzip and deflate; a present one is exact."""
+    extra = {} if value is None else {"grpc_accept_encoding": value}
+    assert parse_request_headers(_request(**extra)).accept_encoding == accepted
+
+
 def test_parse_request_defaults() -> None:
     head = parse_request_headers(_request(te=None, **{":authority": None}))
     assert head.authority is None
     assert head.timeout is None
     assert head.encoding is None
-    assert head.accept_encoding == ()
+    assert head.accept_encoding == ("gzip", "deflate")  # no header: the standard ones
     assert head.user_agent is None
     assert len(head.metadata) == 0
 

@@ -612,6 +612,7 @@ class Call(Generic[RequestT, ResponseT]):
     _cancelled = False
     _started: asyncio.Future[None] | None = None
     _start_error: RpcError | None = None
+    _response_compressed = False
 
     def __init__(
         self,
@@ -766,6 +767,7 @@ class Call(Generic[RequestT, ResponseT]):
     def _decode(self, compressed: bool, payload: bytes) -> ResponseT:
         state = self._state
         assert state is not None
+        self._response_compressed = compressed
         if compressed:
             if state.codec is None:
                 raise RpcError(StatusCode.INTERNAL, "compressed message without grpc-encoding")
@@ -796,6 +798,15 @@ class Call(Generic[RequestT, ResponseT]):
         if state is not None:
             state.fail(StatusCode.CANCELLED, "call cancelled by the client")
         return True
+
+    def response_compressed(self) -> bool:
+        """Whether the last response message received had its compressed flag set.
+
+        False before any response was read. The client-side twin of
+        :meth:`ServicerContext.request_compressed`; compressed messages are decompressed
+        transparently, this only tells how one arrived.
+        """
+        return self._response_compressed
 
     def cancelled(self) -> bool:
         """Whether the call was cancelled by this client."""
@@ -1100,11 +1111,17 @@ class _WritingMixin(Call[RequestT, ResponseT]):
         await connection.wait_writable(state.stream_id)
 
     async def done_writing(self) -> None:
-        """Half-close: no more requests."""
+        """Half-close: no more requests.
+
+        The request ends with an empty DATA frame carrying END_STREAM, also when no
+        message was written: the headers never end a streaming request. grpc-go 1.33's
+        server never answers a client- or bidi-streaming request ended on its HEADERS
+        frame (grpcio ends it the same way).
+        """
         if self._done_writing:
             return
         self._done_writing = True
-        state = await self._start(True)
+        state = await self._start(False)
         if not state.done and state.stream_id:
             with contextlib.suppress(LocalProtocolError):
                 if state.connection.h2.stream_state(state.stream_id).name not in (

@@ -372,7 +372,8 @@ class _ServerCall:
         name = self.compression
         if name is None or name == "identity":
             return
-        # Only compress with what the client says it accepts (doc/compression.md).
+        # Only compress with what the client accepts (doc/compression.md); the parsed
+        # head says what that is, also for a request without grpc-accept-encoding.
         if name in self.head.accept_encoding:
             self.response_codec = get_codec(name)
 

@@ -13,9 +13,8 @@ test CA (or ``--ca_file``) under the name ``foo.test.google.fr`` unless
 ``--server_host_override`` says otherwise; ``--use_mtls=true`` presents the shipped
 client certificate.
 
-grpcx's call objects do not report whether a response message was compressed, so
-server_compressed_unary and server_compressed_streaming check the responses' sizes
-only; the compressed flags are checked by the grpcio peer in grpcx's tests.
+server_compressed_unary and server_compressed_streaming check each response's
+compressed flag (``Call.response_compressed()``) as well as its size.
 """
 
 from __future__ import annotations
@@ -155,8 +154,14 @@ class InteropClient:
         for compressed in (True, False):
             request = cases.large_unary_request()
             request.response_compressed.value = compressed
-            response = await self._unary(request)
+            call = self._unary(request)
+            response = await call
             _check_sizes([response], (cases.LARGE_RESPONSE_SIZE,))
+            flag = call.response_compressed()
+            _check(
+                flag == compressed,
+                f"response_compressed={compressed}: the response's compressed flag is {flag}",
+            )
 
     async def client_streaming(self) -> None:
         """StreamingInputCall with four payloads; the server sums their sizes."""
@@ -194,9 +199,16 @@ class InteropClient:
     async def server_compressed_streaming(self) -> None:
         """StreamingOutputCall with a compressed, then an uncompressed response."""
         request = cases.streaming_output_request(cases.SERVER_COMPRESSED_STREAMING_SIZES)
-        responses = [response async for response in self._output(request)]
+        call = self._output(request)
+        responses: list[StreamingOutputCallResponse] = []
+        flags: list[bool] = []
+        async for response in call:
+            responses.append(response)
+            flags.append(call.response_compressed())
         expected = tuple(size for size, _ in cases.SERVER_COMPRESSED_STREAMING_SIZES)
         _check_sizes(responses, expected)
+        expected_flags = [compressed for _, compressed in cases.SERVER_COMPRESSED_STREAMING_SIZES]
+        _check(flags == expected_flags, f"compressed flags {flags}, expected {expected_flags}")
 
     async def ping_pong(self) -> None:
         """FullDuplexCall: four requests, each answered before the next is sent."""

@@ -22,6 +22,7 @@ __all__ = [
     "DEFLATE",
     "GZIP",
     "IDENTITY",
+    "IMPLIED_ACCEPT_ENCODING",
     "Codec",
     "IdentityCodec",
     "ZlibCodec",
@@ -200,6 +201,23 @@ def parse_accept_encoding(value: bytes) -> tuple[str, ...]:
 
 
 _parsed_accept_encodings: dict[bytes, tuple[str, ...]] = {}
+
+IMPLIED_ACCEPT_ENCODING: tuple[str, ...] = ("gzip", "deflate")
+"""What a request without ``grpc-accept-encoding`` is taken to accept: the standard
+encodings. Clients that send no such header (grpc-go up to at least 1.33) still decode
+gzip and deflate, and grpc C-core compresses responses to them; a header that is present
+is honoured exactly, even if empty."""
+
+
+def request_accept_encoding(value: bytes | None) -> tuple[str, ...]:
+    """The encodings a request's ``grpc-accept-encoding`` *value* allows in responses.
+
+    None (the header is absent) means :data:`IMPLIED_ACCEPT_ENCODING`; otherwise the
+    value is parsed by :func:`parse_accept_encoding`.
+    """
+    if value is None:
+        return IMPLIED_ACCEPT_ENCODING
+    return parse_accept_encoding(value)
 
 
 def unsupported_encoding_message(encoding: str, accepted: Iterable[str] | None = None) -> str:

@@ -32,7 +32,7 @@ from grpcx.metadata import (
     _append_wire_header,
     _decode_binary,
 )
-from grpcx.protocol.compression import parse_accept_encoding
+from grpcx.protocol.compression import parse_accept_encoding, request_accept_encoding
 from grpcx.protocol.errors import ProtocolStatusError
 from grpcx.protocol.timeout import decode_timeout, encode_timeout
 from grpcx.status import RpcError, StatusCode, decode_status_details, status_from_http_status
@@ -181,7 +181,8 @@ class RequestHead(NamedTuple):
     encoding: str | None
     """The ``grpc-encoding`` of compressed request messages; None if absent."""
     accept_encoding: tuple[str, ...]
-    """The encodings the client accepts (``grpc-accept-encoding``)."""
+    """The encodings the client accepts (``grpc-accept-encoding``); without that header,
+    the standard ones (:data:`~grpcx.protocol.compression.IMPLIED_ACCEPT_ENCODING`)."""
     user_agent: str | None
     """The ``user-agent``, if sent (also left in *metadata*)."""
     metadata: Metadata
@@ -266,7 +267,7 @@ def parse_request_headers(headers: Iterable[tuple[bytes, bytes]]) -> RequestHead
         content_type=_ascii(content_type),
         timeout=decode_timeout(timeout) if timeout is not None else None,
         encoding=_ascii(encoding) if encoding is not None else None,
-        accept_encoding=parse_accept_encoding(accept_encoding) if accept_encoding else (),
+        accept_encoding=request_accept_encoding(accept_encoding),
         user_agent=_ascii(user_agent) if user_agent is not None else None,
         metadata=Metadata._from_valid_items(items),
     )
