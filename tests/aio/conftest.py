@@ -9,6 +9,8 @@ tests/ is not a package (``--import-mode=importlib``), so everything shared is a
   channel to it, with the :class:`Probe` the handlers report into;
 * ``raw_client``: a factory of :class:`RawClient`, python-hyper's ``h2`` over a socket,
   to send what a well-behaved client never would;
+* ``attack``: a factory of :class:`Attacker`, a raw HTTP/2 client that asks for
+  responses and never opens its stream windows (or never reads at all);
 * ``certs``: a throwaway CA, server and client certificate made with the openssl CLI.
 
 Every wait in here is bounded (``WAIT``), so a hang fails the test instead of the run.
@@ -34,6 +36,8 @@ import pytest
 
 import grpcx
 from grpcx.aio import Channel, Server, ServicerContext
+from grpcx.http2 import frames as fr
+from grpcx.http2.hpack import Encoder
 from grpcx.service import MethodHandler
 
 SERVICE = "grpcx.test.Test"
@@ -463,3 +467,80 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     return Certs(
         d / "ca.pem", d / "server.pem", d / "server.key", d / "client.pem", d / "client.key"
     )
+
+
+# ---------------------------------------------------------------------- a peer that never reads
+
+
+class Attacker:
+    """A raw HTTP/2 client that asks for responses and never opens the stream windows.
+
+    ``read``: it drains the socket (and opens the connection window wide, so the stream
+    windows alone hold the server back); otherwise it reads nothing at all.
+    """
+
+    def __init__(self, port: int, *, read: bool) -> None:
+        self.port = port
+        self.read = read
+        self.encoder = Encoder()
+        self.next_id = 1
+        self.received = 0
+        self.writer: asyncio.StreamWriter | None = None
+        self.reader_task: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writer.write(fr.CONNECTION_PREFACE + fr.build_settings() + fr.build_settings(ack=True))
+        if self.read:
+            self.writer.write(fr.build_window_update(0, 2**31 - 1 - 65_535))
+            self.reader_task = asyncio.ensure_future(self._drain(reader))
+
+    async def _drain(self, reader: asyncio.StreamReader) -> None:
+        while data := await reader.read(1 << 16):
+            self.received += len(data)
+
+    def request(self, path: str, payload: bytes, count: int) -> None:
+        """``count`` unary requests for ``path``, each with ``payload``, in one write."""
+        assert self.writer is not None
+        out = []
+        for _ in range(count):
+            headers = [
+                (b":method", b"POST"),
+                (b":scheme", b"http"),
+                (b":path", path.encode()),
+                (b":authority", b"localhost"),
+                (b"content-type", b"application/grpc"),
+                (b"te", b"trailers"),
+            ]
+            sid = self.next_id
+            self.next_id += 2
+            message = b"\x00" + len(payload).to_bytes(4, "big") + payload
+            out.append(fr.build_headers(sid, self.encoder.encode(headers)))
+            out.append(fr.build_data(sid, message, end_stream=True))
+        self.writer.write(b"".join(out))
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+        if self.reader_task is not None:
+            self.reader_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self.reader_task
+
+
+@pytest.fixture
+async def attack() -> AsyncIterator[Callable[..., Awaitable[Attacker]]]:
+    """``await attack(port, read=True)``: a connected :class:`Attacker`, closed at teardown."""
+    attackers: list[Attacker] = []
+
+    async def make(port: int, *, read: bool) -> Attacker:
+        attacker = Attacker(port, read=read)
+        await asyncio.wait_for(attacker.connect(), WAIT)
+        attackers.append(attacker)
+        return attacker
+
+    yield make
+    for attacker in attackers:
+        await attacker.close()

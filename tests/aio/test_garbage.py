@@ -126,3 +126,48 @@ async def test_finished_calls_leave_no_cycles(echo: Any, kind: str) -> None:
         gc.set_debug(0)
         gc.garbage.clear()
         gc.enable()
+
+
+async def test_a_closed_connection_leaves_no_cycles(
+    serve: Any, methods: Any, make_probe: Any, attack: Any
+) -> None:
+    """A connection closed with everything a connection can hold: calls running and held
+    back, responses queued behind flow control. Reference counting alone frees it (the
+    collector finds nothing of grpcx's once it is gone)."""
+    server, port = await serve(*methods(make_probe()), max_unsent_bytes_per_connection=1 << 20)
+
+    async def one_connection() -> None:
+        attacker = await attack(port, read=False)
+        attacker.request("/grpcx.test.Test/Size", b"%d" % (1 << 20), 8)
+        attacker.request("/grpcx.test.Test/Count", b"1000000", 2)
+        for _ in range(100):  # until the server holds calls back
+            held = [c for c in server._connections if c._waiting]
+            if held:
+                break
+            await asyncio.sleep(0.01)
+        assert held
+        del held
+        await attacker.close()
+
+    await asyncio.wait_for(one_connection(), WAIT)  # lazily made objects, first
+    for _ in range(100):
+        if not server._connections:
+            break
+        await asyncio.sleep(0.01)
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        await asyncio.wait_for(one_connection(), WAIT)
+        for _ in range(100):
+            if not server._connections:
+                break
+            await asyncio.sleep(0.01)
+        assert not server._connections
+        await asyncio.sleep(0.01)
+        gc.collect()
+        assert _ours(gc.garbage) == []
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()

@@ -98,6 +98,9 @@ _SHUTDOWN_PING_TIMEOUT = 1.0
 _HEAD_CACHE_SIZE = 64
 # Streamed responses: the handler waits once this much is queued behind flow control.
 _RESPONSE_BUFFER = 256 << 10
+# While the whole server holds too much unsent, connections holding no more than this (a
+# connection's ordinary output in flight) still start new calls (see check_unsent).
+_UNSENT_IN_FLIGHT = 64 << 10
 
 
 class _Abort(Exception):
@@ -286,6 +289,7 @@ class _ServerCall:
         "task",
         "timer",
         "trailing_metadata",
+        "waiting",
         "writer_waiter",
     )
 
@@ -316,6 +320,9 @@ class _ServerCall:
         self.finished = False
         self.cancelled = False
         self.last_request_compressed = False
+        # Held back, not started, while its connection holds too much unsent (see
+        # _ServerConnection.check_unsent); its request bytes are not acknowledged meanwhile.
+        self.waiting = False
         self.task: asyncio.Task[Any] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.reader_waiter: asyncio.Future[None] | None = None
@@ -564,6 +571,9 @@ class _ServerCall:
             self.connection.acknowledge(self.stream_id, held)
         if self.reader_waiter is not None:
             self.wake_reader()
+        if self.waiting:
+            self.waiting = False
+            self.connection.forget_waiting(self)
         waiter = self.writer_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -582,7 +592,9 @@ class _ServerCall:
     async def wait_writable(self) -> None:
         connection = self.connection
         while not self.finished and (
-            connection.paused or connection.h2.outbound_queued(self.stream_id) > _RESPONSE_BUFFER
+            connection.paused
+            or connection.held
+            or connection.h2.outbound_queued(self.stream_id) > _RESPONSE_BUFFER
         ):
             self.writer_waiter = connection.loop.create_future()
             try:
@@ -611,6 +623,12 @@ class _ServerConnection(H2Protocol):
         self._acks: dict[int, int] = {}  # flow-control credit to give back, by stream
         self._credit = 0  # and for the connection alone (streams the client has ended)
         self._eager = EagerStarter(self.loop)
+        # Response bytes produced but not yet accepted by the peer: queued behind its
+        # flow-control windows or in the transport's buffer (as last counted), and whether
+        # that is too much, so that no new call starts (see check_unsent).
+        self.unsent = 0
+        self.held = False
+        self._waiting: deque[_ServerCall] = deque()  # calls held back, in arrival order
         self.final_goaway_sent = False
         self._shutdown_timer: asyncio.TimerHandle | None = None
 
@@ -665,6 +683,8 @@ class _ServerConnection(H2Protocol):
         for call in list(self.calls.values()):
             call.cancel(StatusCode.CANCELLED, "connection lost", reset=False)
         self.calls.clear()
+        self._waiting.clear()
+        self.server._forget_unsent(self)
 
     def pause_writing(self) -> None:
         # The peer is not reading: stop reading from it too, so it cannot make us queue
@@ -677,10 +697,91 @@ class _ServerConnection(H2Protocol):
         self.paused = False
         if self.transport is not None and not self.closed:
             self.transport.resume_reading()
+        self.check_unsent()
+        self._wake_writers()
+
+    def _wake_writers(self) -> None:
         for call in list(self.calls.values()):
             waiter = call.writer_waiter
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
+
+    def flush(self) -> None:
+        super().flush()
+        self.check_unsent()
+
+    def check_unsent(self) -> None:
+        """Count what the peer has not accepted, and hold back or release new calls.
+
+        Past the server's per-connection limit, or while the whole server is past its own
+        and this connection holds more than a connection has in flight, no new call of it
+        starts: it waits, its request bytes unacknowledged (so HTTP/2 flow control stops
+        the peer's request data), and streaming handlers wait in their sends. Calls that
+        run go on. Reading goes on too: the peer's WINDOW_UPDATEs are what drain the
+        queues. (A peer that stops reading altogether fills the transport's buffer, and
+        then reading stops: pause_writing.) Below half the limit, held calls start again,
+        in order.
+        """
+        transport = self.transport
+        if transport is None or self.closed:
+            return  # (connection_lost has taken it out of the server's count)
+        unsent = self.h2.outbound_queued_total + transport.get_write_buffer_size()
+        server = self.server
+        if unsent != self.unsent:
+            server._count_unsent(self, unsent)
+        elif not unsent and not self.held:
+            return  # (the usual case: nothing waits for the peer)
+        limit = server._max_unsent_per_connection
+        if self.held:
+            limit >>= 1
+        # Past the server's limit, every connection holding more than a healthy one has
+        # in flight waits: the total then passes the limit by at most a response per
+        # connection, however many connections share it, and the others go on.
+        held = unsent > limit or (
+            unsent > _UNSENT_IN_FLIGHT and server._unsent > server._max_unsent
+        )
+        if held == self.held:
+            return
+        self.held = held
+        if held:
+            server._held.add(self)
+            return
+        server._held.discard(self)
+        self._start_waiting()
+        self._wake_writers()
+
+    def _hold(self, call: _ServerCall) -> None:
+        """Keep a new call from starting until the connection is below its limits."""
+        call.waiting = True
+        self._waiting.append(call)
+        self._arm_deadline(call)  # (it may expire while it waits)
+
+    def forget_waiting(self, call: _ServerCall) -> None:
+        """A held call ended before it started (its deadline, a reset)."""
+        with contextlib.suppress(ValueError):
+            self._waiting.remove(call)
+
+    def _start_waiting(self) -> None:
+        """Start held calls, in order, while the connection stays below its limit."""
+        waiting = self._waiting
+        limit = self.server._max_unsent_per_connection
+        while waiting and not self.held:
+            call = waiting.popleft()
+            if call.finished:
+                continue
+            call.waiting = False
+            if call.request_streaming:
+                self._start_streaming(call)
+            else:
+                if call.held_bytes:
+                    held, call.held_bytes = call.held_bytes, 0
+                    self.acknowledge(call.stream_id, held)
+                if call.request_ended and call.messages:
+                    self._unary_request(call, call.messages.popleft())
+            if self.h2.outbound_queued_total > limit:
+                self.held = True
+                self.server._held.add(self)
+        self.schedule_flush()
 
     def peer_certificate(self) -> dict[str, Any] | None:
         if self.transport is None:
@@ -746,6 +847,8 @@ class _ServerConnection(H2Protocol):
         data_out = h2.data_to_send()
         if data_out and self.transport is not None:
             self.transport.write(data_out)
+        if self.held or h2.outbound_queued_total or self.unsent:
+            self.check_unsent()
 
     def _on_request(
         self,
@@ -804,6 +907,10 @@ class _ServerConnection(H2Protocol):
             call.finish(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
             return
         self.calls[stream_id] = call
+        if h2.outbound_queued_total and not self.held:
+            self.check_unsent()  # (per request, not only per read: one read carries many)
+        if self.held:
+            self._hold(call)
         if method.cardinality.request_streaming:
             self._start_streaming(call)
         elif call.deadline is not None and not end_stream:
@@ -851,7 +958,9 @@ class _ServerConnection(H2Protocol):
             if end_stream:
                 self._request_ended(call)
             return
-        if end_stream:
+        if call is not None and call.waiting:
+            call.held_bytes += flow_length  # acknowledged when it starts
+        elif end_stream:
             self._credit += flow_length
         else:
             self._acks[stream_id] = self._acks.get(stream_id, 0) + flow_length
@@ -906,7 +1015,7 @@ class _ServerConnection(H2Protocol):
                 queued += len(payload) + 5
             call.queued_bytes = queued
             call.wake_reader()
-        if call.queued_bytes <= _REQUEST_BUFFER:
+        if call.queued_bytes <= _REQUEST_BUFFER and not call.waiting:
             acks[stream_id] = acks.get(stream_id, 0) + flow_length
         else:
             call.held_bytes += flow_length
@@ -936,7 +1045,10 @@ class _ServerConnection(H2Protocol):
 
     def _unary_request(self, call: _ServerCall, message: tuple[bool, bytes]) -> None:
         """A unary-request call's one message (compressed, payload), the request ended:
-        run it."""
+        run it (unless it is held back: then it runs from _start_waiting)."""
+        if call.waiting:
+            call.messages.append(message)
+            return
         try:
             request = call.decode_request(*message)
         except ProtocolStatusError as exc:
@@ -992,6 +1104,8 @@ class _ServerConnection(H2Protocol):
             call.timer = self.loop.call_at(call.deadline, call.on_deadline)
 
     def _start_streaming(self, call: _ServerCall) -> None:
+        if call.waiting:
+            return  # (started by _start_waiting)
         requests = _RequestStream(call)
         if call.method.cardinality is Cardinality.STREAM_UNARY:
             self._start_task(call, self._unary_response(call, requests))
@@ -1032,7 +1146,11 @@ class _ServerConnection(H2Protocol):
                     self.flush()
                 else:
                     self.schedule_flush()
-                if self.paused or self.h2.outbound_queued(call.stream_id) > _RESPONSE_BUFFER:
+                if (
+                    self.paused
+                    or self.held
+                    or self.h2.outbound_queued(call.stream_id) > _RESPONSE_BUFFER
+                ):
                     await call.wait_writable()  # (the test inlined: no coroutine per message)
         except BaseException as exc:
             call.finish_with_exception(exc)
@@ -1081,6 +1199,11 @@ class Server:
 
     ``max_receive_message_length`` (default 4 MiB) and ``max_send_message_length``
     (default unlimited) bound message sizes (RESOURCE_EXHAUSTED past them);
+    ``max_unsent_bytes_per_connection`` (default 16 MiB) and ``max_unsent_bytes`` (the
+    whole server's, default 256 MiB) bound the response bytes held for peers that have not
+    accepted them (behind HTTP/2 flow control or in a transport's buffer): past them a
+    connection starts no new call, and streaming handlers wait in their sends, until its
+    peer reads (calls already running are never failed for it);
     ``compression`` (``"gzip"``, ``"deflate"`` or None) compresses responses for clients
     that accept it; ``h2_config`` tunes the HTTP/2 layer and its limits.
     """
@@ -1092,9 +1215,17 @@ class Server:
         max_send_message_length: int | None = None,
         compression: str | None = None,
         h2_config: H2Config | None = None,
+        max_unsent_bytes_per_connection: int = 16 << 20,
+        max_unsent_bytes: int = 256 << 20,
     ) -> None:
         if compression is not None and get_codec(compression) is None:
             raise ValueError(f"unknown compression {compression!r}")
+        if max_unsent_bytes_per_connection <= 0 or max_unsent_bytes <= 0:
+            raise ValueError("max_unsent_bytes_per_connection and max_unsent_bytes must be > 0")
+        self._max_unsent_per_connection = max_unsent_bytes_per_connection
+        self._max_unsent = max_unsent_bytes
+        self._unsent = 0  # the sum of every connection's unsent
+        self._held: set[_ServerConnection] = set()  # connections holding calls back
         self._max_receive = max_receive_message_length
         self._max_send = max_send_message_length
         self._compression = compression
@@ -1206,6 +1337,22 @@ class Server:
             assert self._idle is not None
             self._idle.clear()
             await self._idle.wait()
+
+    def _count_unsent(self, connection: _ServerConnection, unsent: int) -> None:
+        """A connection's new count of unsent bytes; when the server's total comes back
+        under its limit, connections held back for it look again."""
+        before = self._unsent
+        self._unsent = after = before + unsent - connection.unsent
+        connection.unsent = unsent
+        limit = self._max_unsent
+        if before > limit >= after:
+            for other in self._held:
+                if other is not connection:
+                    self._loop.call_soon(other.check_unsent)
+
+    def _forget_unsent(self, connection: _ServerConnection) -> None:
+        self._held.discard(connection)
+        self._count_unsent(connection, 0)
 
     def _connection_idle(self, connection: _ServerConnection) -> None:
         if self._idle is not None:

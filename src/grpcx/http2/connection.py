@@ -24,7 +24,9 @@ Driver contract
   windows allow is framed at once, the rest is queued per stream and released, fairly
   across streams, as WINDOW_UPDATEs arrive. A writer applies backpressure by waiting while
   ``outbound_queued(stream_id)`` is above its threshold; :class:`SendQueueDrained` tells
-  the driver a stream's queue has emptied.
+  the driver a stream's queue has emptied. A peer that never opens its windows makes the
+  queues grow with whatever the application sends: ``outbound_queued_total`` is what the
+  driver bounds (the server stops starting new calls on the connection past its limit).
 * **Inbound flow control.** Each :class:`DataReceived` carries ``flow_controlled_length``;
   call ``acknowledge_received_data(stream_id, n)`` when the application has consumed it,
   even if the stream was reset meanwhile. Consecutive small DATA frames of one stream that
@@ -452,6 +454,7 @@ class H2Connection:
         self._closed_old: dict[int, StreamState] = {}
         self._closed_half = (cfg.closed_stream_history + 1) // 2  # (at least 1)
         self._blocked: dict[int, None] = {}  # streams with queued data, in arrival order
+        self._queued = 0  # the sum of every stream's out_bytes
         self._local_parity = 1 if client_side else 0
         self._next_stream_id = 1 if client_side else 2
         self._highest_peer_id = 0
@@ -487,19 +490,6 @@ class H2Connection:
         self._empty_bucket = _TokenBucket(cfg.max_empty_frames_per_second, cfg.empty_frame_burst)
         self._ping_bucket = _TokenBucket(cfg.max_pings_per_second, cfg.ping_burst)
         self._settings_bucket = _TokenBucket(cfg.max_settings_per_second, cfg.settings_burst)
-
-        self._handlers = (
-            self._on_data,
-            self._on_headers,
-            self._on_priority,
-            self._on_rst_stream,
-            self._on_settings,
-            self._on_push_promise,
-            self._on_ping,
-            self._on_goaway,
-            self._on_window_update,
-            self._on_continuation,
-        )
 
     # ------------------------------------------------------------ queries
 
@@ -549,6 +539,12 @@ class H2Connection:
         """Bytes ``send_data`` accepted for ``stream_id`` that wait for flow-control window."""
         stream = self._streams.get(stream_id)
         return 0 if stream is None else stream.out_bytes
+
+    @property
+    def outbound_queued_total(self) -> int:
+        """Bytes ``send_data`` accepted that wait for flow-control window, on all streams:
+        what the peer has not yet let us send (a driver bounds it; see the module docs)."""
+        return self._queued
 
     def local_window(self, stream_id: int = 0) -> int:
         """How many more bytes the peer may send us on ``stream_id`` (0: the connection)."""
@@ -701,7 +697,7 @@ class H2Connection:
                 data = rest
             reader = self._reader
             reader.feed(data)
-            handlers = self._handlers
+            handlers = _FRAME_HANDLERS
             # All complete frames in one pass (FrameReader.read_frames). A frame too large
             # for our limit ends the connection before the batch is handled; any frames
             # before it are dropped with it, which the GOAWAY's last-stream-id reflects.
@@ -748,7 +744,7 @@ class H2Connection:
                     self._empty_frame()
                     continue  # unknown frame types are ignored (RFC 9113 §4.1)
                 try:
-                    handlers[frame_type](flags, stream_id, payload)
+                    handlers[frame_type](self, flags, stream_id, payload)
                 except H2StreamError as exc:
                     self._stream_error(exc)
                     continue
@@ -1146,6 +1142,7 @@ class H2Connection:
             self._peer_active -= 1
         stream.state = final
         stream.out_chunks = None
+        self._queued -= stream.out_bytes
         stream.out_bytes = 0
         self._remember_closed(stream_id, final)
 
@@ -1494,6 +1491,7 @@ class H2Connection:
                 assert stream.out_chunks is not None
                 stream.out_chunks.append(memoryview(data))
                 stream.out_bytes += size
+                self._queued += size
             stream.out_end = end_stream
             return
         allowed = min(stream.send_window, self._send_window, size)
@@ -1506,6 +1504,7 @@ class H2Connection:
                 view = view[allowed:]
             stream.out_chunks = deque((view,))
             stream.out_bytes = len(view)
+            self._queued += len(view)
             stream.out_end = end_stream
             self._blocked[stream_id] = None
             return
@@ -1559,6 +1558,7 @@ class H2Connection:
                 chunks[0] = chunk[room:]
                 taken += room
         stream.out_bytes -= taken
+        self._queued -= taken
         drained = not stream.out_bytes
         end_with_data = drained and stream.out_end and stream.out_trailers is None
         view = parts[0] if len(parts) == 1 else memoryview(b"".join(parts))
@@ -1686,3 +1686,18 @@ class H2Connection:
 
 
 _RECEIVING = frozenset((StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL))
+# The handler of each frame type, by type. Functions, not bound methods kept on the
+# connection: those would make each connection a reference cycle, so that everything it
+# holds (queued response data above all) outlived it until the cyclic collector ran.
+_FRAME_HANDLERS: tuple[Callable[[H2Connection, int, int, bytes], None], ...] = (
+    H2Connection._on_data,
+    H2Connection._on_headers,
+    H2Connection._on_priority,
+    H2Connection._on_rst_stream,
+    H2Connection._on_settings,
+    H2Connection._on_push_promise,
+    H2Connection._on_ping,
+    H2Connection._on_goaway,
+    H2Connection._on_window_update,
+    H2Connection._on_continuation,
+)
