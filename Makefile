@@ -7,13 +7,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_TOOLS := nghttp2-client nghttp2-server
-# grpc-go 1.33 for the interop tests (tests/interop/go, built offline in GOPATH mode).
+# grpc-go 1.33, built offline in GOPATH mode from Debian's packages: the interop tests'
+# peer (tests/interop/go) and the native reference for `make bench` (bench/suite/go).
 GO_DEBIAN := golang-go golang-google-grpc-dev golang-google-protobuf-dev
-# The native reference for `make bench`: grpc-go built offline from Debian's packages.
-BENCH_DEBIAN := golang-go golang-google-grpc-dev golang-google-protobuf-dev
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: test demo bench bench-tools lint tools clean
+.PHONY: test demo bench lint tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,16 +48,9 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install -q -e '.[test,bench]'
 	touch $(BENCH_STAMP)
 
-bench-tools: tools
-	@if ! command -v go >/dev/null || ! test -d /usr/share/gocode/src/google.golang.org/grpc \
-	    || ! test -d /usr/share/gocode/src/google.golang.org/protobuf; then \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(BENCH_DEBIAN); \
-	fi
-
 # Micro-benchmarks of the cores, then every scenario against every implementation, then
 # the targets the suite has not met against what Python itself allows (bench.suite.floor).
-bench: $(BENCH_STAMP) bench-tools
+bench: $(BENCH_STAMP) tools
 	$(PY) bench/bench_hpack.py
 	$(PY) bench/bench_frames.py
 	$(PY) bench/bench_connection.py
