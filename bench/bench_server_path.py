@@ -69,6 +69,9 @@ class QuietTransport(asyncio.Transport):
     def resume_reading(self) -> None:
         pass
 
+    def get_write_buffer_size(self) -> int:
+        return 0  # (everything written is gone at once)
+
 
 class CountingTransport(QuietTransport):
     """Collects what the server writes; the client reads it back to count calls."""

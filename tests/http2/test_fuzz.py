@@ -253,7 +253,7 @@ class Harness:
         ``_reader`` (the FrameReader: its public ``buffered``), ``_hb_parts`` (the header
         block being reassembled), ``_reactive`` (undrained bytes provoked by the peer),
         ``_closed`` and ``_closed_old`` (closed-stream history), ``_decoder._table_size`` (HPACK
-        table).
+        table), ``_streams`` (live streams).
         """
         conn = self.conn
         config = self.config
@@ -275,6 +275,9 @@ class Harness:
         assert conn.remote_open_streams <= config.max_concurrent_streams
         decoder = conn._decoder
         assert decoder._table_size <= decoder.header_table_size <= config.header_table_size
+        # The total a driver bounds is the sum of the streams' queues (``_streams``: every
+        # live stream's record), through queueing, drains and resets.
+        assert conn.outbound_queued_total == sum(conn.outbound_queued(sid) for sid in conn._streams)
 
 
 # ===================================================================== (a) raw bytes

@@ -454,7 +454,10 @@ class H2Connection:
         self._closed_old: dict[int, StreamState] = {}
         self._closed_half = (cfg.closed_stream_history + 1) // 2  # (at least 1)
         self._blocked: dict[int, None] = {}  # streams with queued data, in arrival order
-        self._queued = 0  # the sum of every stream's out_bytes
+        #: Bytes ``send_data`` accepted that wait for flow-control window, on all streams:
+        #: what the peer has not yet let us send (a driver bounds it; see the module docs).
+        #: Read-only (a plain attribute: drivers read it per call).
+        self.outbound_queued_total = 0
         self._local_parity = 1 if client_side else 0
         self._next_stream_id = 1 if client_side else 2
         self._highest_peer_id = 0
@@ -539,12 +542,6 @@ class H2Connection:
         """Bytes ``send_data`` accepted for ``stream_id`` that wait for flow-control window."""
         stream = self._streams.get(stream_id)
         return 0 if stream is None else stream.out_bytes
-
-    @property
-    def outbound_queued_total(self) -> int:
-        """Bytes ``send_data`` accepted that wait for flow-control window, on all streams:
-        what the peer has not yet let us send (a driver bounds it; see the module docs)."""
-        return self._queued
 
     def local_window(self, stream_id: int = 0) -> int:
         """How many more bytes the peer may send us on ``stream_id`` (0: the connection)."""
@@ -1142,7 +1139,7 @@ class H2Connection:
             self._peer_active -= 1
         stream.state = final
         stream.out_chunks = None
-        self._queued -= stream.out_bytes
+        self.outbound_queued_total -= stream.out_bytes
         stream.out_bytes = 0
         self._remember_closed(stream_id, final)
 
@@ -1491,7 +1488,7 @@ class H2Connection:
                 assert stream.out_chunks is not None
                 stream.out_chunks.append(memoryview(data))
                 stream.out_bytes += size
-                self._queued += size
+                self.outbound_queued_total += size
             stream.out_end = end_stream
             return
         allowed = min(stream.send_window, self._send_window, size)
@@ -1504,7 +1501,7 @@ class H2Connection:
                 view = view[allowed:]
             stream.out_chunks = deque((view,))
             stream.out_bytes = len(view)
-            self._queued += len(view)
+            self.outbound_queued_total += len(view)
             stream.out_end = end_stream
             self._blocked[stream_id] = None
             return
@@ -1558,7 +1555,7 @@ class H2Connection:
                 chunks[0] = chunk[room:]
                 taken += room
         stream.out_bytes -= taken
-        self._queued -= taken
+        self.outbound_queued_total -= taken
         drained = not stream.out_bytes
         end_with_data = drained and stream.out_end and stream.out_trailers is None
         view = parts[0] if len(parts) == 1 else memoryview(b"".join(parts))
