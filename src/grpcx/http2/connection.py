@@ -267,7 +267,8 @@ def _check_fields(headers: Sequence[tuple[bytes, bytes]], stream_id: int) -> Non
             valid.add(field)
 
 
-def _validate_request(headers: Headers, stream_id: int) -> None:
+def _validate_request(headers: Headers, stream_id: int) -> int:
+    """Validate a request header list; returns its content-length, -1 if it has none."""
     end = len(headers)
     for index, field in enumerate(headers):
         if field[0][:1] != b":":
@@ -281,12 +282,16 @@ def _validate_request(headers: Headers, stream_id: int) -> None:
         if len(_VALID_PSEUDO) >= _VALID_FIELDS_MAX:
             _VALID_PSEUDO.clear()
         _VALID_PSEUDO.add(pseudo_fields)
+    length = -1
     if end < len(headers):
         regular = headers[end:]
-        for name, _ in regular:
+        for name, value in regular:
             if name[:1] == b":":
                 raise _malformed(stream_id, "pseudo-header after regular field")
+            if name == b"content-length":
+                length = _content_length(value, length, stream_id)
         _check_fields(regular, stream_id)
+    return length
 
 
 # Request pseudo-header sequences that passed _check_request_pseudo (bounded like
@@ -314,9 +319,12 @@ def _check_request_pseudo(fields: tuple[tuple[bytes, bytes], ...], stream_id: in
         raise _malformed(stream_id, "missing :scheme or :path")
 
 
-def _validate_response(headers: Headers, stream_id: int) -> int:
-    """Validate a response header block; returns its status code."""
+def _validate_response(headers: Headers, stream_id: int) -> tuple[int, int]:
+    """Validate a response header block; returns its status code and content-length (-1
+    if it has none, or if the status says the response has no content whatever the
+    field says: 304, RFC 9110 §15.4.5; 204 and 1xx carry none)."""
     status = -1
+    length = -1
     regular = False
     for name, value in headers:
         if name[:1] == b":":
@@ -328,9 +336,26 @@ def _validate_response(headers: Headers, stream_id: int) -> int:
         else:
             regular = True
             _check_fields(((name, value),), stream_id)
+            if name == b"content-length":
+                length = _content_length(value, length, stream_id)
     if status < 0:
         raise _malformed(stream_id, "missing :status")
-    return status
+    if status < 200 or status == 204 or status == 304:
+        length = -1
+    return status, length
+
+
+def _content_length(value: bytes, previous: int, stream_id: int) -> int:
+    """A ``content-length`` value (RFC 9110 §8.6) combined with the ones before it
+    (``previous``, -1 for none): every value must be the same non-negative integer; a
+    list of identical values counts as one value."""
+    for part in value.split(b","):
+        part = part.strip(b" \t")
+        # (bytes.isdigit is ASCII digits only: no sign, no spaces, no other digits.)
+        if not part.isdigit() or (previous >= 0 and int(part) != previous):
+            raise _malformed(stream_id, f"invalid content-length {value!r}")
+        previous = int(part)
+    return previous
 
 
 def _validate_trailers(headers: Headers, stream_id: int) -> None:
@@ -372,6 +397,7 @@ class _Stream:
     for their final state in a bounded history."""
 
     __slots__ = (
+        "content_left",
         "inbound",
         "local",
         "out_bytes",
@@ -399,6 +425,9 @@ class _Stream:
         self.out_trailers: Headers | None = None
         # Inbound header blocks seen: 0 none (or only 1xx), 1 initial, 2 trailers.
         self.inbound = 0
+        # The inbound content-length not yet received, or -1 if the peer declared none
+        # (gRPC peers never do: the check costs them one comparison per DATA frame).
+        self.content_left = -1
 
 
 # ------------------------------------------------------------------ the connection
@@ -471,8 +500,9 @@ class H2Connection:
         self._sent_since_ping = False  # HEADERS or DATA sent since the peer's last PING
         # Header lists found valid (a response's: with its status), by their block's key
         # (Decoder.last_key, the same object each time a peer repeats a block).
-        self._valid_requests: KeyedCache[bool] = KeyedCache(_VALID_REQUESTS_MAX)
-        self._valid_responses: KeyedCache[int] = KeyedCache(_VALID_REQUESTS_MAX)
+        # A request's: its content-length (-1: none); a response's: its status and that.
+        self._valid_requests: KeyedCache[int] = KeyedCache(_VALID_REQUESTS_MAX)
+        self._valid_responses: KeyedCache[tuple[int, int]] = KeyedCache(_VALID_REQUESTS_MAX)
         self._valid_trailers: KeyedCache[bool] = KeyedCache(_VALID_REQUESTS_MAX)
         self._goaway_sent_last: int | None = None
         self._goaway_received_last: int | None = None
@@ -717,6 +747,10 @@ class H2Connection:
                             run_parts = [first.data]
                             run_flow = first.flow_controlled_length
                             run_room = min(self._recv_window, run_stream.recv_window)
+                            if run_stream.content_left >= 0:
+                                # Each frame counts against a declared content-length
+                                # in _on_data: no run (room for nothing).
+                                run_room = -1
                         length = run_extra + len(payload)
                         if length <= run_room:
                             run_extra = length
@@ -839,6 +873,8 @@ class H2Connection:
                 raise H2StreamError(
                     stream_id, ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeded"
                 )
+            if stream.content_left >= 0:
+                self._count_content(stream, len(data), end)
         except H2StreamError:
             self._credit_connection(length)
             raise
@@ -847,6 +883,19 @@ class H2Connection:
         self._events.append(DataReceived(stream_id, data, length, bool(end)))
         if state is _CLOSED:
             self._maybe_close(stream)
+
+    def _count_content(self, stream: _Stream, size: int, end: int) -> None:
+        """RFC 9113 §8.1.1: DATA payloads (without padding) must add up to the declared
+        content-length, a stream error otherwise; checked as they come, so a stream that
+        goes past it is reset without waiting for its end."""
+        left = stream.content_left - size
+        if left < 0 or (end and left):
+            raise H2StreamError(
+                stream.stream_id,
+                ErrorCode.PROTOCOL_ERROR,
+                "malformed: content-length disagrees with the DATA received",
+            )
+        stream.content_left = left
 
     def _on_headers(self, flags: int, stream_id: int, payload: bytes) -> None:
         if stream_id and flags & _HEADERS_PLAIN_MASK == FLAG_END_HEADERS:
@@ -937,11 +986,18 @@ class H2Connection:
             # Validate before the application hears of it. Clients repeat their header
             # blocks exactly, call after call, so lists already found valid are kept
             # (bounded; a block with a per-call value has no key and is checked each time).
-            if self._valid_requests.get(id(key)) is None:
-                _validate_request(headers, stream_id)
-                self._valid_requests.put(key, True)
+            known_request = self._valid_requests.get(id(key))
+            if known_request is None:
+                length = _validate_request(headers, stream_id)
+                self._valid_requests.put(key, length)
+            else:
+                length = known_request[1]
+            if end_stream and length > 0:
+                # RFC 9113 §8.1.1: the content ends here, short of its declared length.
+                raise _malformed(stream_id, "content-length disagrees with the content")
             stream = self._new_stream(stream_id, local=False)
             stream.state = _OPENED_END if end_stream else _OPENED
+            stream.content_left = length
         else:
             steps = _HEADERS_END_STEPS if end_stream else _HEADERS_STEPS
             state = _AFTER_HEADERS[steps].get(stream.state)
@@ -954,10 +1010,15 @@ class H2Connection:
                 # As for requests: servers repeat their response header blocks exactly.
                 known = self._valid_responses.get(id(key))
                 if known is not None:
-                    status = known[1]
+                    status, length = known[1]
                 else:
-                    status = _validate_response(headers, stream_id)
-                    self._valid_responses.put(key, status)
+                    status, length = _validate_response(headers, stream_id)
+                    self._valid_responses.put(key, (status, length))
+                if length >= 0:
+                    if end_stream and length:
+                        # RFC 9113 §8.1.1, as for requests.
+                        raise _malformed(stream_id, "content-length disagrees with the content")
+                    stream.content_left = length
                 if 100 <= status < 200:
                     if end_stream:
                         raise _malformed(stream_id, "informational response ends stream")
@@ -969,6 +1030,9 @@ class H2Connection:
             else:
                 if not end_stream:
                     raise _malformed(stream_id, "trailers without END_STREAM")
+                if stream.content_left > 0:
+                    # RFC 9113 §8.1.1: trailers end the content short of its length.
+                    raise _malformed(stream_id, "content-length disagrees with the content")
                 if self._valid_trailers.get(id(key)) is None:
                     _validate_trailers(headers, stream_id)
                     self._valid_trailers.put(key, True)
