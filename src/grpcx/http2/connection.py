@@ -511,6 +511,13 @@ class H2Connection:
         self._empty_bucket = _TokenBucket(cfg.max_empty_frames_per_second, cfg.empty_frame_burst)
         self._ping_bucket = _TokenBucket(cfg.max_pings_per_second, cfg.ping_burst)
         self._settings_bucket = _TokenBucket(cfg.max_settings_per_second, cfg.settings_burst)
+        # Window granted while data waits for it: the waiting streams are flushed once, at
+        # the end of receive_data, not per WINDOW_UPDATE (see _on_window_update).
+        self._granted = False
+        self._small_grant = cfg.small_window_increment
+        self._small_grant_bucket = _TokenBucket(
+            cfg.max_small_window_updates_per_second, cfg.small_window_update_burst
+        )
 
         self._handlers = (
             self._on_data,
@@ -792,6 +799,10 @@ class H2Connection:
                         run_extra = 0
             if run_extra:
                 self._end_run(run_stream, run_index, run_parts, run_flow, run_extra)
+            if self._granted:
+                self._granted = False
+                if not self._terminated:
+                    self._flush_blocked()
         except H2ConnectionError as exc:
             # (A run has always ended before anything that can raise.)
             self._terminate(exc.code, exc.message or str(exc))
@@ -1102,7 +1113,7 @@ class H2Connection:
         self._write_reactive(build_settings(ack=True))
         self._events.append(SettingsReceived(changed))
         if delta > 0 and self._blocked:
-            self._flush_blocked()
+            self._granted = True  # flushed at the end of receive_data
 
     def _on_push_promise(self, flags: int, stream_id: int, payload: bytes) -> None:
         # We never enable push (a client advertises ENABLE_PUSH=0; a server cannot
@@ -1151,7 +1162,11 @@ class H2Connection:
                 )
             self._send_window = window
             if self._blocked:
-                self._flush_blocked()
+                # (As for streams, below.) A small grant counts while the connection
+                # window is what the data waits for: it was (nearly) used up.
+                if increment < self._small_grant and window - increment < self._small_grant:
+                    self._small_window_update()
+                self._granted = True
             return
         stream = self._streams.get(stream_id)
         if stream is None:
@@ -1164,8 +1179,23 @@ class H2Connection:
         if window > MAX_WINDOW_SIZE:
             raise H2StreamError(stream_id, ErrorCode.FLOW_CONTROL_ERROR, "window above 2^31-1")
         stream.send_window = window
-        if stream.out_bytes and window > 0 and self._send_window > 0:
-            self._flush_stream(stream)
+        if stream.out_bytes:
+            # CVE-2019-9511 ("data dribble"): a peer granting a few bytes at a time would
+            # have us frame a few bytes at a time. Grants are added up and the stream is
+            # flushed once per read, so many grants in one read cost one frame; a steady
+            # flow of tiny grants for data that waits is rate-limited like other floods.
+            # (A grant covering all that waits is the end of a transfer, not a dribble.)
+            if increment < self._small_grant and increment < stream.out_bytes:
+                self._small_window_update()
+            if window > 0:
+                self._granted = True
+
+    def _small_window_update(self) -> None:
+        """A WINDOW_UPDATE granting a few bytes while data waits for window."""
+        if not self._small_grant_bucket.allow(self._now):
+            raise H2ConnectionError(
+                ErrorCode.ENHANCE_YOUR_CALM, "flood of small WINDOW_UPDATEs (data dribble)"
+            )
 
     def _stream_error(self, exc: H2StreamError) -> None:
         stream_id = exc.stream_id
@@ -1610,33 +1640,26 @@ class H2Connection:
             self._events.append(SendQueueDrained(stream.stream_id))
             self._maybe_close(stream)
 
-    def _flush_stream(self, stream: _Stream) -> None:
-        """Send as much of one stream's queue as the windows allow."""
-        while stream.out_bytes:
-            budget = min(stream.send_window, self._send_window)
-            if budget <= 0:
-                return
-            self._send_queued(stream, budget)
-
     def _flush_blocked(self) -> None:
-        """Release queued data after the connection window opened: round-robin across the
-        waiting streams, one frame's worth each per round, so no stream starves another."""
-        blocked = self._blocked
+        """Release queued data after windows opened: round-robin across the waiting
+        streams, one frame's worth each per round, so no stream starves another. Each
+        round visits only the streams that still have data and window."""
         streams = self._streams
         max_frame = self.remote_settings.max_frame_size
-        while blocked and self._send_window > 0:
-            progressed = False
-            for stream_id in list(blocked):
+        candidates = list(self._blocked)
+        while candidates and self._send_window > 0:
+            remaining = []
+            for stream_id in candidates:
                 stream = streams[stream_id]
                 budget = min(stream.send_window, self._send_window, max_frame)
                 if budget <= 0:
                     continue
-                progressed = True
                 self._send_queued(stream, budget)
                 if self._send_window <= 0:
                     return
-            if not progressed:
-                return
+                if stream.out_bytes and stream.send_window > 0:
+                    remaining.append(stream_id)
+            candidates = remaining
 
     def reset_stream(self, stream_id: int, error_code: int = ErrorCode.CANCEL) -> None:
         """Reset a stream (RST_STREAM), dropping its queued output. A no-op on a stream
