@@ -22,7 +22,8 @@ Driver contract
   reading what it provokes and the connection ends with ENHANCE_YOUR_CALM.
 * **Outbound flow control.** ``send_data`` always accepts the data: what the peer's
   windows allow is framed at once, the rest is queued per stream and released, fairly
-  across streams, as WINDOW_UPDATEs arrive. A writer applies backpressure by waiting while
+  across streams, once per ``receive_data`` that granted window (many WINDOW_UPDATEs in
+  one read cost one flush, CVE-2019-9511). A writer applies backpressure by waiting while
   ``outbound_queued(stream_id)`` is above its threshold; :class:`SendQueueDrained` tells
   the driver a stream's queue has emptied.
 * **Inbound flow control.** Each :class:`DataReceived` carries ``flow_controlled_length``;
