@@ -170,6 +170,21 @@ def test_a_grant_covering_what_waits_never_counts(make_peer: Any) -> None:
         assert data_sizes(peer) == [10]
 
 
+def test_small_grants_to_a_window_with_room_never_count(make_peer: Any) -> None:
+    """Small stream grants while the stream's window has room (the data waits for the
+    connection window) are not a dribble: a peer acknowledging each small message it
+    consumes is served."""
+    peer = make_peer(
+        config=H2Config(small_window_update_burst=1, max_small_window_updates_per_second=1e-9),
+        peer_settings=[(fr.SETTINGS_INITIAL_WINDOW_SIZE, 10**6)],
+    )
+    blocked_response(peer, 1, 100_000)  # the 65,535-byte connection window is used up
+    events = peer.send(*[fr.build_window_update(1, 10) for _ in range(100)])
+    assert terminated(events) is None
+    events = peer.send(fr.build_window_update(0, 10**6))
+    assert events == [SendQueueDrained(1)]
+
+
 def test_limit_configuration_is_validated() -> None:
     with pytest.raises(ValueError):
         H2Config(small_window_update_burst=0)

@@ -1185,8 +1185,11 @@ class H2Connection:
             # have us frame a few bytes at a time. Grants are added up and the stream is
             # flushed once per read, so many grants in one read cost one frame; a steady
             # flow of tiny grants for data that waits is rate-limited like other floods.
-            # (A grant covering all that waits is the end of a transfer, not a dribble.)
-            if increment < self._small_grant and increment < stream.out_bytes:
+            # Only grants to a (nearly) used-up window count: with window to spare, the
+            # data waits for the connection window, and a grant covering all that waits
+            # is the end of a transfer, not a dribble.
+            small = self._small_grant
+            if increment < small and window - increment < small and increment < stream.out_bytes:
                 self._small_window_update()
             if window > 0:
                 self._granted = True

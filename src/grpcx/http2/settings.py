@@ -67,8 +67,9 @@ class H2Config:
     # unknown types): the CVE-2019-9518 kind of flood.
     max_empty_frames_per_second: float = 1000.0
     empty_frame_burst: int = 5000
-    # WINDOW_UPDATEs granting fewer than small_window_increment bytes while more than that
-    # waits for window: the data dribble of CVE-2019-9511. Peers that grant in large
+    # WINDOW_UPDATEs granting fewer than small_window_increment bytes to a window (nearly)
+    # used up while more than that waits for it: the data dribble of CVE-2019-9511.
+    # Peers that grant in large
     # steps (grpc-go, grpcio, nghttp2, h2: half a window at a time) never count; a peer
     # keeping a tiny window counts once per grant, and the burst lets it move some
     # hundreds of kilobytes before the rate applies.
