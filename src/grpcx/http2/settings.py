@@ -69,10 +69,9 @@ class H2Config:
     empty_frame_burst: int = 5000
     # WINDOW_UPDATEs granting fewer than small_window_increment bytes to a window (nearly)
     # used up while more than that waits for it: the data dribble of CVE-2019-9511.
-    # Peers that grant in large
-    # steps (grpc-go, grpcio, nghttp2, h2: half a window at a time) never count; a peer
-    # keeping a tiny window counts once per grant, and the burst lets it move some
-    # hundreds of kilobytes before the rate applies.
+    # Peers that grant in large steps (grpc-go, grpcio, nghttp2, h2: a quarter or half
+    # a window at a time) never count; a peer keeping a tiny window counts once per
+    # grant, and the burst lets it move some hundreds of kilobytes before the rate applies.
     small_window_increment: int = 256
     max_small_window_updates_per_second: float = 100.0
     small_window_update_burst: int = 2000
