@@ -186,7 +186,6 @@ class Response:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     data: bytes = b""
     trailers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    data_frames: list[int] = field(default_factory=list)
 
     def header(self, name: bytes) -> bytes | None:
         for key, value in self.headers + self.trailers:
@@ -342,7 +341,6 @@ class Wire:
                 pytest.fail(f"stream {stream_id} reset: {f.error_code}")
             if isinstance(f, DataFrame):
                 response.data += bytes(f.data)
-                response.data_frames.append(len(f.data))
                 if f.flow_controlled_length:  # keep the server's windows open
                     self.send(window_update(0, f.flow_controlled_length))
                     if "END_STREAM" not in f.flags:
