@@ -126,3 +126,20 @@ async def test_ten_megabytes_each_way(serve, connect, methods, make_probe, handl
     call = channel.stream_stream(handlers.path("EchoStream"))([big[: 3 * 1024 * 1024]] * 3)
     replies = [m async for m in call]
     assert replies[:3] == [big[: 3 * 1024 * 1024]] * 3
+
+
+async def test_a_client_keeping_a_tiny_window_is_served(
+    serve, connect, methods, make_probe, handlers
+):
+    """A client that keeps a 200-byte stream window grants ~100 bytes at a time: each grant
+    is small while the response waits for it, which is what the data-dribble limit
+    (CVE-2019-9511) counts, but a normal-size response (here 64 KiB, some 650 grants)
+    stays within its burst and arrives whole."""
+    from grpcx.http2.settings import H2Config
+
+    _, port = await serve(*methods(make_probe()))
+    channel = connect(f"127.0.0.1:{port}", h2_config=H2Config(initial_window_size=200))
+    size = channel.unary_unary(handlers.path("Size"))
+    for _ in range(2):
+        reply = await asyncio.wait_for(size(b"65536"), WAIT)
+        assert reply == b"x" * 65536

@@ -22,7 +22,8 @@ Driver contract
   reading what it provokes and the connection ends with ENHANCE_YOUR_CALM.
 * **Outbound flow control.** ``send_data`` always accepts the data: what the peer's
   windows allow is framed at once, the rest is queued per stream and released, fairly
-  across streams, as WINDOW_UPDATEs arrive. A writer applies backpressure by waiting while
+  across streams, once per ``receive_data`` that granted window (many WINDOW_UPDATEs in
+  one read cost one flush, CVE-2019-9511). A writer applies backpressure by waiting while
   ``outbound_queued(stream_id)`` is above its threshold; :class:`SendQueueDrained` tells
   the driver a stream's queue has emptied. A peer that never opens its windows makes the
   queues grow with whatever the application sends: ``outbound_queued_total`` is what the
@@ -275,7 +276,8 @@ def _check_fields(headers: Sequence[tuple[bytes, bytes]], stream_id: int) -> Non
             valid.add(field)
 
 
-def _validate_request(headers: Headers, stream_id: int) -> None:
+def _validate_request(headers: Headers, stream_id: int) -> int:
+    """Validate a request header list; returns its content-length, -1 if it has none."""
     end = len(headers)
     for index, field in enumerate(headers):
         if field[0][:1] != b":":
@@ -289,12 +291,16 @@ def _validate_request(headers: Headers, stream_id: int) -> None:
         if len(_VALID_PSEUDO) >= _VALID_FIELDS_MAX:
             _VALID_PSEUDO.clear()
         _VALID_PSEUDO.add(pseudo_fields)
+    length = -1
     if end < len(headers):
         regular = headers[end:]
-        for name, _ in regular:
+        for name, value in regular:
             if name[:1] == b":":
                 raise _malformed(stream_id, "pseudo-header after regular field")
+            if name == b"content-length":
+                length = _content_length(value, length, stream_id)
         _check_fields(regular, stream_id)
+    return length
 
 
 # Request pseudo-header sequences that passed _check_request_pseudo (bounded like
@@ -322,9 +328,12 @@ def _check_request_pseudo(fields: tuple[tuple[bytes, bytes], ...], stream_id: in
         raise _malformed(stream_id, "missing :scheme or :path")
 
 
-def _validate_response(headers: Headers, stream_id: int) -> int:
-    """Validate a response header block; returns its status code."""
+def _validate_response(headers: Headers, stream_id: int) -> tuple[int, int]:
+    """Validate a response header block; returns its status code and content-length (-1
+    if it has none, or if the status says the response has no content whatever the
+    field says: 304, RFC 9110 §15.4.5; 204 and 1xx carry none)."""
     status = -1
+    length = -1
     regular = False
     for name, value in headers:
         if name[:1] == b":":
@@ -336,9 +345,26 @@ def _validate_response(headers: Headers, stream_id: int) -> int:
         else:
             regular = True
             _check_fields(((name, value),), stream_id)
+            if name == b"content-length":
+                length = _content_length(value, length, stream_id)
     if status < 0:
         raise _malformed(stream_id, "missing :status")
-    return status
+    if status < 200 or status == 204 or status == 304:
+        length = -1
+    return status, length
+
+
+def _content_length(value: bytes, previous: int, stream_id: int) -> int:
+    """A ``content-length`` value (RFC 9110 §8.6) combined with the ones before it
+    (``previous``, -1 for none): every value must be the same non-negative integer; a
+    list of identical values counts as one value."""
+    for part in value.split(b","):
+        part = part.strip(b" \t")
+        # (bytes.isdigit is ASCII digits only: no sign, no spaces, no other digits.)
+        if not part.isdigit() or (previous >= 0 and int(part) != previous):
+            raise _malformed(stream_id, f"invalid content-length {value!r}")
+        previous = int(part)
+    return previous
 
 
 def _validate_trailers(headers: Headers, stream_id: int) -> None:
@@ -380,6 +406,7 @@ class _Stream:
     for their final state in a bounded history."""
 
     __slots__ = (
+        "content_left",
         "inbound",
         "local",
         "out_bytes",
@@ -407,6 +434,9 @@ class _Stream:
         self.out_trailers: Headers | None = None
         # Inbound header blocks seen: 0 none (or only 1xx), 1 initial, 2 trailers.
         self.inbound = 0
+        # The inbound content-length not yet received, or -1 if the peer declared none
+        # (gRPC peers never do: the check costs them one comparison per DATA frame).
+        self.content_left = -1
 
 
 # ------------------------------------------------------------------ the connection
@@ -483,8 +513,9 @@ class H2Connection:
         self._sent_since_ping = False  # HEADERS or DATA sent since the peer's last PING
         # Header lists found valid (a response's: with its status), by their block's key
         # (Decoder.last_key, the same object each time a peer repeats a block).
-        self._valid_requests: KeyedCache[bool] = KeyedCache(_VALID_REQUESTS_MAX)
-        self._valid_responses: KeyedCache[int] = KeyedCache(_VALID_REQUESTS_MAX)
+        # A request's: its content-length (-1: none); a response's: its status and that.
+        self._valid_requests: KeyedCache[int] = KeyedCache(_VALID_REQUESTS_MAX)
+        self._valid_responses: KeyedCache[tuple[int, int]] = KeyedCache(_VALID_REQUESTS_MAX)
         self._valid_trailers: KeyedCache[bool] = KeyedCache(_VALID_REQUESTS_MAX)
         self._goaway_sent_last: int | None = None
         self._goaway_received_last: int | None = None
@@ -493,6 +524,13 @@ class H2Connection:
         self._empty_bucket = _TokenBucket(cfg.max_empty_frames_per_second, cfg.empty_frame_burst)
         self._ping_bucket = _TokenBucket(cfg.max_pings_per_second, cfg.ping_burst)
         self._settings_bucket = _TokenBucket(cfg.max_settings_per_second, cfg.settings_burst)
+        # Window granted while data waits for it: the waiting streams are flushed once, at
+        # the end of receive_data, not per WINDOW_UPDATE (see _on_window_update).
+        self._granted = False
+        self._small_grant = cfg.small_window_increment
+        self._small_grant_bucket = _TokenBucket(
+            cfg.max_small_window_updates_per_second, cfg.small_window_update_burst
+        )
 
     # ------------------------------------------------------------ queries
 
@@ -716,6 +754,10 @@ class H2Connection:
                             run_parts = [first.data]
                             run_flow = first.flow_controlled_length
                             run_room = min(self._recv_window, run_stream.recv_window)
+                            if run_stream.content_left >= 0:
+                                # Each frame counts against a declared content-length
+                                # in _on_data: no run (room for nothing).
+                                run_room = -1
                         length = run_extra + len(payload)
                         if length <= run_room:
                             run_extra = length
@@ -757,6 +799,10 @@ class H2Connection:
                         run_extra = 0
             if run_extra:
                 self._end_run(run_stream, run_index, run_parts, run_flow, run_extra)
+            if self._granted:
+                self._granted = False
+                if not self._terminated:
+                    self._flush_blocked()
         except H2ConnectionError as exc:
             # (A run has always ended before anything that can raise.)
             self._terminate(exc.code, exc.message or str(exc))
@@ -838,6 +884,8 @@ class H2Connection:
                 raise H2StreamError(
                     stream_id, ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeded"
                 )
+            if stream.content_left >= 0:
+                self._count_content(stream, len(data), end)
         except H2StreamError:
             self._credit_connection(length)
             raise
@@ -846,6 +894,19 @@ class H2Connection:
         self._events.append(DataReceived(stream_id, data, length, bool(end)))
         if state is _CLOSED:
             self._maybe_close(stream)
+
+    def _count_content(self, stream: _Stream, size: int, end: int) -> None:
+        """RFC 9113 §8.1.1: DATA payloads (without padding) must add up to the declared
+        content-length, a stream error otherwise; checked as they come, so a stream that
+        goes past it is reset without waiting for its end."""
+        left = stream.content_left - size
+        if left < 0 or (end and left):
+            raise H2StreamError(
+                stream.stream_id,
+                ErrorCode.PROTOCOL_ERROR,
+                "malformed: content-length disagrees with the DATA received",
+            )
+        stream.content_left = left
 
     def _on_headers(self, flags: int, stream_id: int, payload: bytes) -> None:
         if stream_id and flags & _HEADERS_PLAIN_MASK == FLAG_END_HEADERS:
@@ -936,11 +997,18 @@ class H2Connection:
             # Validate before the application hears of it. Clients repeat their header
             # blocks exactly, call after call, so lists already found valid are kept
             # (bounded; a block with a per-call value has no key and is checked each time).
-            if self._valid_requests.get(id(key)) is None:
-                _validate_request(headers, stream_id)
-                self._valid_requests.put(key, True)
+            known_request = self._valid_requests.get(id(key))
+            if known_request is None:
+                length = _validate_request(headers, stream_id)
+                self._valid_requests.put(key, length)
+            else:
+                length = known_request[1]
+            if end_stream and length > 0:
+                # RFC 9113 §8.1.1: the content ends here, short of its declared length.
+                raise _malformed(stream_id, "content-length disagrees with the content")
             stream = self._new_stream(stream_id, local=False)
             stream.state = _OPENED_END if end_stream else _OPENED
+            stream.content_left = length
         else:
             steps = _HEADERS_END_STEPS if end_stream else _HEADERS_STEPS
             state = _AFTER_HEADERS[steps].get(stream.state)
@@ -953,10 +1021,15 @@ class H2Connection:
                 # As for requests: servers repeat their response header blocks exactly.
                 known = self._valid_responses.get(id(key))
                 if known is not None:
-                    status = known[1]
+                    status, length = known[1]
                 else:
-                    status = _validate_response(headers, stream_id)
-                    self._valid_responses.put(key, status)
+                    status, length = _validate_response(headers, stream_id)
+                    self._valid_responses.put(key, (status, length))
+                if length >= 0:
+                    if end_stream and length:
+                        # RFC 9113 §8.1.1, as for requests.
+                        raise _malformed(stream_id, "content-length disagrees with the content")
+                    stream.content_left = length
                 if 100 <= status < 200:
                     if end_stream:
                         raise _malformed(stream_id, "informational response ends stream")
@@ -968,6 +1041,9 @@ class H2Connection:
             else:
                 if not end_stream:
                     raise _malformed(stream_id, "trailers without END_STREAM")
+                if stream.content_left > 0:
+                    # RFC 9113 §8.1.1: trailers end the content short of its length.
+                    raise _malformed(stream_id, "content-length disagrees with the content")
                 if self._valid_trailers.get(id(key)) is None:
                     _validate_trailers(headers, stream_id)
                     self._valid_trailers.put(key, True)
@@ -1037,7 +1113,7 @@ class H2Connection:
         self._write_reactive(build_settings(ack=True))
         self._events.append(SettingsReceived(changed))
         if delta > 0 and self._blocked:
-            self._flush_blocked()
+            self._granted = True  # flushed at the end of receive_data
 
     def _on_push_promise(self, flags: int, stream_id: int, payload: bytes) -> None:
         # We never enable push (a client advertises ENABLE_PUSH=0; a server cannot
@@ -1086,7 +1162,11 @@ class H2Connection:
                 )
             self._send_window = window
             if self._blocked:
-                self._flush_blocked()
+                # (As for streams, below.) A small grant counts while the connection
+                # window is what the data waits for: it was (nearly) used up.
+                if increment < self._small_grant and window - increment < self._small_grant:
+                    self._small_window_update()
+                self._granted = True
             return
         stream = self._streams.get(stream_id)
         if stream is None:
@@ -1099,8 +1179,26 @@ class H2Connection:
         if window > MAX_WINDOW_SIZE:
             raise H2StreamError(stream_id, ErrorCode.FLOW_CONTROL_ERROR, "window above 2^31-1")
         stream.send_window = window
-        if stream.out_bytes and window > 0 and self._send_window > 0:
-            self._flush_stream(stream)
+        if stream.out_bytes:
+            # CVE-2019-9511 ("data dribble"): a peer granting a few bytes at a time would
+            # have us frame a few bytes at a time. Grants are added up and the stream is
+            # flushed once per read, so many grants in one read cost one frame; a steady
+            # flow of tiny grants for data that waits is rate-limited like other floods.
+            # Only grants to a (nearly) used-up window count: with window to spare, the
+            # data waits for the connection window, and a grant covering all that waits
+            # is the end of a transfer, not a dribble.
+            small = self._small_grant
+            if increment < small and window - increment < small and increment < stream.out_bytes:
+                self._small_window_update()
+            if window > 0:
+                self._granted = True
+
+    def _small_window_update(self) -> None:
+        """A WINDOW_UPDATE granting a few bytes while data waits for window."""
+        if not self._small_grant_bucket.allow(self._now):
+            raise H2ConnectionError(
+                ErrorCode.ENHANCE_YOUR_CALM, "flood of small WINDOW_UPDATEs (data dribble)"
+            )
 
     def _stream_error(self, exc: H2StreamError) -> None:
         stream_id = exc.stream_id
@@ -1571,33 +1669,26 @@ class H2Connection:
             self._events.append(SendQueueDrained(stream.stream_id))
             self._maybe_close(stream)
 
-    def _flush_stream(self, stream: _Stream) -> None:
-        """Send as much of one stream's queue as the windows allow."""
-        while stream.out_bytes:
-            budget = min(stream.send_window, self._send_window)
-            if budget <= 0:
-                return
-            self._send_queued(stream, budget)
-
     def _flush_blocked(self) -> None:
-        """Release queued data after the connection window opened: round-robin across the
-        waiting streams, one frame's worth each per round, so no stream starves another."""
-        blocked = self._blocked
+        """Release queued data after windows opened: round-robin across the waiting
+        streams, one frame's worth each per round, so no stream starves another. Each
+        round visits only the streams that still have data and window."""
         streams = self._streams
         max_frame = self.remote_settings.max_frame_size
-        while blocked and self._send_window > 0:
-            progressed = False
-            for stream_id in list(blocked):
+        candidates = list(self._blocked)
+        while candidates and self._send_window > 0:
+            remaining = []
+            for stream_id in candidates:
                 stream = streams[stream_id]
                 budget = min(stream.send_window, self._send_window, max_frame)
                 if budget <= 0:
                     continue
-                progressed = True
                 self._send_queued(stream, budget)
                 if self._send_window <= 0:
                     return
-            if not progressed:
-                return
+                if stream.out_bytes and stream.send_window > 0:
+                    remaining.append(stream_id)
+            candidates = remaining
 
     def reset_stream(self, stream_id: int, error_code: int = ErrorCode.CANCEL) -> None:
         """Reset a stream (RST_STREAM), dropping its queued output. A no-op on a stream

@@ -67,6 +67,14 @@ class H2Config:
     # unknown types): the CVE-2019-9518 kind of flood.
     max_empty_frames_per_second: float = 1000.0
     empty_frame_burst: int = 5000
+    # WINDOW_UPDATEs granting fewer than small_window_increment bytes to a window (nearly)
+    # used up while more than that waits for it: the data dribble of CVE-2019-9511.
+    # Peers that grant in large steps (grpc-go, grpcio, nghttp2, h2: a quarter or half
+    # a window at a time) never count; a peer keeping a tiny window counts once per
+    # grant, and the burst lets it move some hundreds of kilobytes before the rate applies.
+    small_window_increment: int = 256
+    max_small_window_updates_per_second: float = 100.0
+    small_window_update_burst: int = 2000
     max_outbound_buffer: int = 256 << 10  # undrained bytes produced in reply to peer input
     max_encoder_table_size: int = 4096  # our HPACK encoder's table, whatever the peer allows
     # Closed stream ids remembered for late frames: at most this many, the newest half at least.
@@ -88,11 +96,14 @@ class H2Config:
             "ping_burst",
             "settings_burst",
             "empty_frame_burst",
+            "small_window_update_burst",
             "max_outbound_buffer",
             "closed_stream_history",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.small_window_increment < 0:
+            raise ValueError("small_window_increment must not be negative")
         if self.max_encoder_table_size < 0:
             raise ValueError("max_encoder_table_size must not be negative")
         for name in (
@@ -100,6 +111,7 @@ class H2Config:
             "max_pings_per_second",
             "max_settings_per_second",
             "max_empty_frames_per_second",
+            "max_small_window_updates_per_second",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
