@@ -19,7 +19,10 @@ from grpcx.http2.huffman import huffman_encode
 
 Headers = list[tuple[bytes, bytes]]
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "hpack-test-case"
+# The hpack-test-case corpus (HTTP/2 Japan Community, MIT: its LICENSE and README are
+# beside it), kept in the repository: the encoders' output of nghttp2, Go, Swift NIO and
+# Haskell http2.
+CORPUS = Path(__file__).resolve().parent / "data" / "hpack-test-case"
 STORIES = sorted(p for p in CORPUS.glob("*/story_*.json") if p.parent.name != "raw-data")
 
 
@@ -32,8 +35,9 @@ def dynamic_entries(decoder: Decoder) -> Headers:
 
 
 def test_corpus_is_present() -> None:
-    # Fail rather than silently collect nothing when ../shared is not checked out.
-    assert CORPUS.is_dir(), f"missing HPACK corpus at {CORPUS}"
+    # Fail rather than silently collect nothing if the corpus went missing.
+    assert CORPUS.is_dir(), f"missing HPACK corpus at {CORPUS}: restore it from git"
+    assert (CORPUS / "LICENSE").is_file()
     assert len(STORIES) >= 100
 
 
