@@ -473,15 +473,18 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
 
 
 class Attacker:
-    """A raw HTTP/2 client that asks for responses and never opens the stream windows.
+    """A raw HTTP/2 client that asks for responses and does not take them.
 
-    ``read``: it drains the socket (and opens the connection window wide, so the stream
-    windows alone hold the server back); otherwise it reads nothing at all.
+    ``read``: it drains the socket and opens the connection window wide, but never a
+    stream window (65,535 bytes each): the stream windows alone hold the server back.
+    Otherwise it reads nothing at all, and with ``open_windows`` it first grants every
+    window in full, so that nothing but its not reading holds the server back.
     """
 
-    def __init__(self, port: int, *, read: bool) -> None:
+    def __init__(self, port: int, *, read: bool, open_windows: bool = False) -> None:
         self.port = port
         self.read = read
+        self.open_windows = open_windows
         self.encoder = Encoder()
         self.next_id = 1
         self.received = 0
@@ -490,19 +493,33 @@ class Attacker:
 
     async def connect(self) -> None:
         reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        self.writer.write(fr.CONNECTION_PREFACE + fr.build_settings() + fr.build_settings(ack=True))
-        if self.read:
+        settings = [(fr.SETTINGS_INITIAL_WINDOW_SIZE, 2**31 - 1)] if self.open_windows else []
+        self.writer.write(
+            fr.CONNECTION_PREFACE + fr.build_settings(settings) + fr.build_settings(ack=True)
+        )
+        if self.read or self.open_windows:
             self.writer.write(fr.build_window_update(0, 2**31 - 1 - 65_535))
+        if self.read:
             self.reader_task = asyncio.ensure_future(self._drain(reader))
 
     async def _drain(self, reader: asyncio.StreamReader) -> None:
         while data := await reader.read(1 << 16):
             self.received += len(data)
 
-    def request(self, path: str, payload: bytes, count: int) -> None:
-        """``count`` unary requests for ``path``, each with ``payload``, in one write."""
+    def request(
+        self,
+        path: str,
+        payload: bytes,
+        count: int,
+        *,
+        extra: tuple[tuple[bytes, bytes], ...] = (),
+        end_stream: bool = True,
+    ) -> list[int]:
+        """``count`` requests for ``path``, each with one message ``payload``, in one
+        write; returns their stream ids."""
         assert self.writer is not None
         out = []
+        sids = []
         for _ in range(count):
             headers = [
                 (b":method", b"POST"),
@@ -511,13 +528,20 @@ class Attacker:
                 (b":authority", b"localhost"),
                 (b"content-type", b"application/grpc"),
                 (b"te", b"trailers"),
+                *extra,
             ]
             sid = self.next_id
             self.next_id += 2
+            sids.append(sid)
             message = b"\x00" + len(payload).to_bytes(4, "big") + payload
             out.append(fr.build_headers(sid, self.encoder.encode(headers)))
-            out.append(fr.build_data(sid, message, end_stream=True))
+            out.append(fr.build_data(sid, message, end_stream=end_stream))
         self.writer.write(b"".join(out))
+        return sids
+
+    def reset(self, stream_id: int) -> None:
+        assert self.writer is not None
+        self.writer.write(fr.build_rst_stream(stream_id, 8))
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -532,11 +556,12 @@ class Attacker:
 
 @pytest.fixture
 async def attack() -> AsyncIterator[Callable[..., Awaitable[Attacker]]]:
-    """``await attack(port, read=True)``: a connected :class:`Attacker`, closed at teardown."""
+    """``await attack(port, read=True, open_windows=False)``: a connected :class:`Attacker`,
+    closed at teardown."""
     attackers: list[Attacker] = []
 
-    async def make(port: int, *, read: bool) -> Attacker:
-        attacker = Attacker(port, read=read)
+    async def make(port: int, *, read: bool, open_windows: bool = False) -> Attacker:
+        attacker = Attacker(port, read=read, open_windows=open_windows)
         await asyncio.wait_for(attacker.connect(), WAIT)
         attackers.append(attacker)
         return attacker

@@ -103,6 +103,13 @@ _RESPONSE_BUFFER = 256 << 10
 _UNSENT_IN_FLIGHT = 64 << 10
 
 
+def _must_wait(held: bool, queued: int) -> bool:
+    """Whether a streaming handler waits in its send, given whether its connection holds
+    new calls back and what its stream has queued behind flow control: past its buffer,
+    or anything at all on a held connection (streams the peer reads go on)."""
+    return queued > _RESPONSE_BUFFER or (held and queued > 0)
+
+
 class _Abort(Exception):
     """Raised by :meth:`ServicerContext.abort` to end the call with a status."""
 
@@ -593,8 +600,7 @@ class _ServerCall:
         connection = self.connection
         while not self.finished and (
             connection.paused
-            or connection.held
-            or connection.h2.outbound_queued(self.stream_id) > _RESPONSE_BUFFER
+            or _must_wait(connection.held, connection.h2.outbound_queued(self.stream_id))
         ):
             self.writer_waiter = connection.loop.create_future()
             try:
@@ -628,7 +634,13 @@ class _ServerConnection(H2Protocol):
         # that is too much, so that no new call starts (see check_unsent).
         self.unsent = 0
         self.held = False
+        self._over_own_limit = False  # held for the per-connection limit (not the server's)
         self._waiting: deque[_ServerCall] = deque()  # calls held back, in arrival order
+        # Output a read may pile up before a new request checks the limits: less than a
+        # connection's own limit and the server's can be passed by in one read.
+        self._check_above = min(
+            server._max_unsent_per_connection // 2, server._max_unsent // 4, _UNSENT_IN_FLIGHT
+        )
         self.final_goaway_sent = False
         self._shutdown_timer: asyncio.TimerHandle | None = None
 
@@ -684,7 +696,7 @@ class _ServerConnection(H2Protocol):
             call.cancel(StatusCode.CANCELLED, "connection lost", reset=False)
         self.calls.clear()
         self._waiting.clear()
-        self.server._forget_unsent(self)
+        self.server.forget_unsent(self)
 
     def pause_writing(self) -> None:
         # The peer is not reading: stop reading from it too, so it cannot make us queue
@@ -692,6 +704,7 @@ class _ServerConnection(H2Protocol):
         self.paused = True
         if self.transport is not None:
             self.transport.pause_reading()
+        self.check_unsent()
 
     def resume_writing(self) -> None:
         self.paused = False
@@ -716,39 +729,55 @@ class _ServerConnection(H2Protocol):
         Past the server's per-connection limit, or while the whole server is past its own
         and this connection holds more than a connection has in flight, no new call of it
         starts: it waits, its request bytes unacknowledged (so HTTP/2 flow control stops
-        the peer's request data), and streaming handlers wait in their sends. Calls that
-        run go on. Reading goes on too: the peer's WINDOW_UPDATEs are what drain the
-        queues. (A peer that stops reading altogether fills the transport's buffer, and
-        then reading stops: pause_writing.) Below half the limit, held calls start again,
-        in order.
+        the peer's request data), and streaming handlers whose stream's window is used up
+        wait in their sends. Calls that run go on. Reading goes on too: the peer's
+        WINDOW_UPDATEs are what drain the queues. (A peer that stops reading altogether
+        fills the transport's buffer, and then reading stops: pause_writing.) Held calls
+        start again, in order, once the connection is below half its own limit (if that
+        was what held it) and the server below its limit.
         """
         transport = self.transport
-        if transport is None or self.closed:
-            return  # (connection_lost has taken it out of the server's count)
-        unsent = self.h2.outbound_queued_total + transport.get_write_buffer_size()
-        server = self.server
-        if unsent != self.unsent:
-            server._count_unsent(self, unsent)
-        elif not unsent and not self.held:
+        if transport is None or self.closed or self.h2.terminated:
+            return  # (connection_lost takes it out of the server's count)
+        unsent = self._count_unsent()
+        if not unsent and not self.held:
             return  # (the usual case: nothing waits for the peer)
-        limit = server._max_unsent_per_connection
-        if self.held:
-            limit >>= 1
-        # Past the server's limit, every connection holding more than a healthy one has
-        # in flight waits: the total then passes the limit by at most a response per
-        # connection, however many connections share it, and the others go on.
-        held = unsent > limit or (
-            unsent > _UNSENT_IN_FLIGHT and server._unsent > server._max_unsent
-        )
+        held = self._over_limits(unsent)
         if held == self.held:
             return
         self.held = held
         if held:
-            server._held.add(self)
+            self.server.held.add(self)
             return
-        server._held.discard(self)
+        self.server.held.discard(self)
         self._start_waiting()
         self._wake_writers()
+
+    def _count_unsent(self) -> int:
+        """Response bytes the peer has not accepted: queued behind its flow-control
+        windows, produced and not yet written, or in the transport's buffer (as of the
+        last count: a transport that drains without pausing is seen at the next one)."""
+        h2 = self.h2
+        unsent = h2.outbound_queued_total + h2.outbound_buffered
+        if self.transport is not None:
+            unsent += self.transport.get_write_buffer_size()
+        if unsent != self.unsent:
+            self.server.count_unsent(self, unsent)
+        return unsent
+
+    def _over_limits(self, unsent: int) -> bool:
+        """The rule, in one place: whether new calls of this connection must wait."""
+        server = self.server
+        limit = server._max_unsent_per_connection
+        if self._over_own_limit:
+            limit >>= 1  # (held for its own limit: until below half of it)
+        self._over_own_limit = unsent > limit
+        # Past the server's limit, every connection holding more than a healthy one has
+        # in flight waits: the total then passes the limit by at most a response per
+        # connection, however many connections share it, and the others go on.
+        return self._over_own_limit or (
+            unsent > _UNSENT_IN_FLIGHT and server.unsent > server._max_unsent
+        )
 
     def _hold(self, call: _ServerCall) -> None:
         """Keep a new call from starting until the connection is below its limits."""
@@ -762,25 +791,24 @@ class _ServerConnection(H2Protocol):
             self._waiting.remove(call)
 
     def _start_waiting(self) -> None:
-        """Start held calls, in order, while the connection stays below its limit."""
+        """Start held calls, in order, while the connection stays below its limits
+        (counted again after each: a unary call's response is produced as it starts)."""
         waiting = self._waiting
-        limit = self.server._max_unsent_per_connection
         while waiting and not self.held:
             call = waiting.popleft()
-            if call.finished:
-                continue
             call.waiting = False
+            if call.held_bytes and call.queued_bytes <= _REQUEST_BUFFER:
+                # Request bytes held back while it waited (a streaming call's beyond its
+                # request buffer stay held until its handler reads them).
+                held, call.held_bytes = call.held_bytes, 0
+                self.acknowledge(call.stream_id, held)
             if call.request_streaming:
                 self._start_streaming(call)
-            else:
-                if call.held_bytes:
-                    held, call.held_bytes = call.held_bytes, 0
-                    self.acknowledge(call.stream_id, held)
-                if call.request_ended and call.messages:
-                    self._unary_request(call, call.messages.popleft())
-            if self.h2.outbound_queued_total > limit:
+            elif call.request_ended and call.messages:
+                self._unary_request(call, call.messages.popleft())
+            if self._over_limits(self._count_unsent()):
                 self.held = True
-                self.server._held.add(self)
+                self.server.held.add(self)
         self.schedule_flush()
 
     def peer_certificate(self) -> dict[str, Any] | None:
@@ -847,7 +875,7 @@ class _ServerConnection(H2Protocol):
         data_out = h2.data_to_send()
         if data_out and self.transport is not None:
             self.transport.write(data_out)
-        if self.held or h2.outbound_queued_total or self.unsent:
+        if data_out or self.held or self.unsent:
             self.check_unsent()
 
     def _on_request(
@@ -907,8 +935,13 @@ class _ServerConnection(H2Protocol):
             call.finish(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
             return
         self.calls[stream_id] = call
-        if h2.outbound_queued_total and not self.held:
-            self.check_unsent()  # (per request, not only per read: one read carries many)
+        if not self.held and (
+            self.paused or h2.outbound_queued_total + h2.outbound_buffered > self._check_above
+        ):
+            # Per request, not only per read: one read can carry many. What the read has
+            # produced so far is written first, so that it is not held twice (in the core
+            # and in the one buffer it is joined into) while the rest of the read runs.
+            self.flush()  # (and counts: check_unsent)
         if self.held:
             self._hold(call)
         if method.cardinality.request_streaming:
@@ -1146,11 +1179,7 @@ class _ServerConnection(H2Protocol):
                     self.flush()
                 else:
                     self.schedule_flush()
-                if (
-                    self.paused
-                    or self.held
-                    or self.h2.outbound_queued(call.stream_id) > _RESPONSE_BUFFER
-                ):
+                if self.paused or _must_wait(self.held, self.h2.outbound_queued(call.stream_id)):
                     await call.wait_writable()  # (the test inlined: no coroutine per message)
         except BaseException as exc:
             call.finish_with_exception(exc)
@@ -1224,8 +1253,8 @@ class Server:
             raise ValueError("max_unsent_bytes_per_connection and max_unsent_bytes must be > 0")
         self._max_unsent_per_connection = max_unsent_bytes_per_connection
         self._max_unsent = max_unsent_bytes
-        self._unsent = 0  # the sum of every connection's unsent
-        self._held: set[_ServerConnection] = set()  # connections holding calls back
+        self.unsent = 0  # the sum of every connection's unsent (see count_unsent)
+        self.held: set[_ServerConnection] = set()  # connections holding calls back
         self._max_receive = max_receive_message_length
         self._max_send = max_send_message_length
         self._compression = compression
@@ -1338,21 +1367,23 @@ class Server:
             self._idle.clear()
             await self._idle.wait()
 
-    def _count_unsent(self, connection: _ServerConnection, unsent: int) -> None:
-        """A connection's new count of unsent bytes; when the server's total comes back
-        under its limit, connections held back for it look again."""
-        before = self._unsent
-        self._unsent = after = before + unsent - connection.unsent
+    def count_unsent(self, connection: _ServerConnection, unsent: int) -> None:
+        """A connection's new count of unsent bytes (_ServerConnection.check_unsent); when
+        the server's total comes back under its limit, connections held back look again
+        (each starts its held calls one at a time, counting after each)."""
+        before = self.unsent
+        self.unsent = after = before + unsent - connection.unsent
         connection.unsent = unsent
         limit = self._max_unsent
         if before > limit >= after:
-            for other in self._held:
+            for other in self.held:
                 if other is not connection:
                     self._loop.call_soon(other.check_unsent)
 
-    def _forget_unsent(self, connection: _ServerConnection) -> None:
-        self._held.discard(connection)
-        self._count_unsent(connection, 0)
+    def forget_unsent(self, connection: _ServerConnection) -> None:
+        """A connection that closed holds nothing any more."""
+        self.held.discard(connection)
+        self.count_unsent(connection, 0)
 
     def _connection_idle(self, connection: _ServerConnection) -> None:
         if self._idle is not None:

@@ -465,7 +465,9 @@ class H2Connection:
         self._reader = FrameReader()
 
         self._out: list[bytes | memoryview] = []
-        self._out_size = 0
+        #: Bytes waiting in ``data_to_send()``. Read-only (a plain attribute: drivers read
+        #: it per call).
+        self.outbound_buffered = 0
         self._reactive = 0  # undrained bytes produced in reply to peer input
         self._events: list[Event] = []
         self._now = 0.0
@@ -571,11 +573,6 @@ class H2Connection:
             and self._local_active < self.remote_settings.max_concurrent_streams
         )
 
-    @property
-    def outbound_buffered(self) -> int:
-        """Bytes waiting in ``data_to_send()``."""
-        return self._out_size
-
     def outbound_queued(self, stream_id: int) -> int:
         """Bytes ``send_data`` accepted for ``stream_id`` that wait for flow-control window."""
         stream = self._streams.get(stream_id)
@@ -629,19 +626,19 @@ class H2Connection:
             return b""
         data = b"".join(out)
         out.clear()
-        self._out_size = 0
+        self.outbound_buffered = 0
         self._reactive = 0
         return data
 
     def _write(self, data: bytes | memoryview) -> None:
         self._out.append(data)
-        self._out_size += len(data)
+        self.outbound_buffered += len(data)
 
     def _write_reactive(self, data: bytes) -> None:
         """Queue bytes provoked by peer input, bounded by ``max_outbound_buffer``."""
         self._out.append(data)
         n = len(data)
-        self._out_size += n
+        self.outbound_buffered += n
         self._reactive += n
         if self._reactive > self.config.max_outbound_buffer:
             raise H2ConnectionError(
@@ -1262,11 +1259,12 @@ class H2Connection:
     def _was_reset(self, stream_id: int) -> bool:
         """For a stream with no live record: True if it was reset (by either side, or
         refused by a GOAWAY), so that sending on it is a no-op; False if it is idle.
-        Raises StreamStateError if it closed normally: only our own END_STREAM completes
-        a close (the peer's alone half-closes it), so sending again is a mistake of the
+        Raises StreamStateError if it closed normally: a stream closes only once both
+        sides sent END_STREAM, ours included, so sending again is a mistake of the
         application, not a race with the peer. So is acting on one of our ids with no
         record: skipped when a later stream was opened (§5.1.1), or closed so long ago
-        that the application cannot still be racing the peer over it."""
+        that the application cannot still be racing the peer over it. (A peer's stream
+        with no record left is taken as reset: closed or reset, it is gone either way.)"""
         state = self._closed_state(stream_id)
         if state is None:
             state = self._unknown_stream_state(stream_id)
@@ -1349,7 +1347,7 @@ class H2Connection:
                  block, size >> 8, size & 0xFF, DATA, flags, stream_id)
         )  # fmt: skip
         self._out.append(data)
-        self._out_size += hsize + size + 18
+        self.outbound_buffered += hsize + size + 18
         self._sent_since_ping = True
         stream.send_window -= size
         self._send_window -= size
@@ -1468,7 +1466,7 @@ class H2Connection:
         )  # fmt: skip
         out.append(data)
         out.append(pack_tail(thi, tlo, HEADERS, _HEADERS_END_STREAM, stream_id, tail))
-        self._out_size += size + extra
+        self.outbound_buffered += size + extra
         self._sent_since_ping = True
         stream.state = state
         if state is _CLOSED and not stream.out_end:  # (_maybe_close, inlined)
@@ -1532,7 +1530,7 @@ class H2Connection:
             out = self._out
             out.append(_FRAME_HEADER.pack(size >> 8, size & 0xFF, HEADERS, flags, stream_id))
             out.append(block)
-            self._out_size += size + 9
+            self.outbound_buffered += size + 9
             return
         self._write(
             build_headers(stream_id, block[:max_frame], end_stream=end_stream, end_headers=False)
@@ -1565,7 +1563,7 @@ class H2Connection:
             out = self._out
             out.append(_FRAME_HEADER.pack(size >> 8, size & 0xFF, DATA, 0, stream_id))
             out.append(data)
-            self._out_size += size + 9
+            self.outbound_buffered += size + 9
             self._sent_since_ping = True
             return
         if stream is None:
@@ -1632,7 +1630,7 @@ class H2Connection:
             start = end
             if start >= size:
                 break
-        self._out_size += size + 9 * frames
+        self.outbound_buffered += size + 9 * frames
 
     def _send_queued(self, stream: _Stream, budget: int) -> None:
         """Write up to ``budget`` queued bytes of ``stream`` (budget fits the windows),
