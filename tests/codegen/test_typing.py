@@ -51,6 +51,18 @@ async def call(channel: grpcx.aio.Channel) -> None:
     print(point.x, inner, total.value, relayed, now.seconds, local.text)
 
 
+async def read_until_eof(channel: grpcx.aio.Channel) -> list[str]:
+    # `is grpcx.aio.EOF` narrows: after the break, reply is an Envelope.Inner.
+    call = router_grpcx.RouterStub(channel).unpack(Envelope())
+    texts = []
+    while True:
+        reply = await call.read()
+        if reply is grpcx.aio.EOF:
+            break
+        texts.append(reply.text)
+    return texts
+
+
 def serve(server: grpcx.aio.Server) -> None:
     server.add_service(NothingServicer())
 """
