@@ -256,4 +256,4 @@ async def test_unimplemented_method_is_the_servers_answer(generated: Path) -> No
     async with grpcx.testing.in_memory_channel(server) as channel:
         with pytest.raises(grpcx.RpcError) as error:
             await twins.AlphaStub(channel).get(messages.Key())
-    assert error.value.code is StatusCode.UNIMPLEMENTED
+    assert error.value.code() is StatusCode.UNIMPLEMENTED

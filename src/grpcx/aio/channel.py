@@ -842,7 +842,7 @@ class Call(Generic[RequestT, ResponseT]):
                 raise RuntimeError("the call has not started")
             # A call that never reached the server still has a status.
             return CallStatus(
-                error.code, error.details, error.status_details, error.trailing_metadata
+                error.code(), error.details(), error.status_details, error.trailing_metadata()
             )
         while not state.done:
             await state.wait()
@@ -880,15 +880,14 @@ class Call(Generic[RequestT, ResponseT]):
     def _raise_status(self, status: CallStatus) -> None:
         if status.code != StatusCode.OK:
             state = self._state
+            initial = state.initial_metadata if state is not None else None
             error = RpcError(
                 status.code,
                 status.message,
                 status.trailing_metadata.copy(),
                 status.status_details,
-            )
-            initial = state.initial_metadata if state is not None else None
-            error.initial_metadata = (  # type: ignore[attr-defined]
-                initial.copy() if initial else Metadata()
+                # A copy: parsed heads are shared between calls (the parse cache).
+                initial_metadata=initial.copy() if initial else None,
             )
             try:
                 raise error
