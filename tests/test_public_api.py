@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
+import pickle
 
 import pytest
 
@@ -26,8 +28,27 @@ def test_exports_exist_and_are_documented(module_name: str) -> None:
 
 
 def test_top_level_names_users_need() -> None:
-    for name in ("StatusCode", "RpcError", "Metadata", "ServiceDefinition", "unary_unary"):
+    for name in (
+        "StatusCode",
+        "RpcError",
+        "Metadata",
+        "ServiceDefinition",
+        "ServicerContext",
+        "unary_unary",
+    ):
         assert name in grpcx.__all__
+    # One class under both names: a handler annotated with either accepts the same object.
+    assert grpcx.ServicerContext is grpcx.aio.ServicerContext
     assert grpcx.__version__
     for name in ("Server", "Channel", "ServicerContext", "WorkerGroup", "EOF"):
         assert name in grpcx.aio.__all__
+
+
+def test_eof_is_one_readable_falsy_singleton() -> None:
+    eof = grpcx.aio.EOF
+    assert repr(eof) == str(eof) == "grpcx.aio.EOF"
+    assert not eof
+    # An enum member (what lets `is EOF` narrow under mypy), still a singleton on copy.
+    assert list(type(eof)) == [eof]
+    assert copy.copy(eof) is eof
+    assert pickle.loads(pickle.dumps(eof)) is eof

@@ -97,18 +97,41 @@ def test_status_from_http_status(http: int, expected: StatusCode) -> None:
 
 def test_rpc_error() -> None:
     error = RpcError(StatusCode.NOT_FOUND, "no such thing")
-    assert error.code is StatusCode.NOT_FOUND
-    assert error.details == "no such thing"
-    assert error.trailing_metadata == Metadata()
+    assert error.code() is StatusCode.NOT_FOUND
+    assert error.details() == "no such thing"
+    assert error.trailing_metadata() == Metadata()
+    assert error.initial_metadata() == Metadata()
     assert error.status_details is None
-    assert str(error) == "NOT_FOUND: no such thing"
-    assert repr(error) == "RpcError(NOT_FOUND, 'no such thing')"
-    assert str(RpcError(StatusCode.CANCELLED)) == "CANCELLED"
+    assert str(error) == "StatusCode.NOT_FOUND: no such thing"
+    assert repr(error) == "RpcError(StatusCode.NOT_FOUND, 'no such thing')"
+    assert str(RpcError(StatusCode.CANCELLED)) == "StatusCode.CANCELLED"
     trailing = Metadata([("k", "v")])
+    initial = Metadata([("i", "1")])
     details = status_pb2.Status(code=5, message="m")
-    error = RpcError(StatusCode.NOT_FOUND, "x", trailing, details)
-    assert error.trailing_metadata is trailing
+    error = RpcError(StatusCode.NOT_FOUND, "x", trailing, details, initial_metadata=initial)
+    assert error.trailing_metadata() is trailing
+    assert error.initial_metadata() is initial
     assert error.status_details is details
+
+
+def test_rpc_error_reads_like_grpcio() -> None:
+    # grpcio code: `except grpc.RpcError as e: if e.code() == ...: log(e.details())`.
+    try:
+        raise RpcError(StatusCode.INVALID_ARGUMENT, "a name is required")
+    except RpcError as e:
+        assert e.code() == StatusCode.INVALID_ARGUMENT
+        assert f"{e.code()}: {e.details()}" == "StatusCode.INVALID_ARGUMENT: a name is required"
+
+
+def test_status_code_prints_its_name_and_stays_an_int() -> None:
+    code = StatusCode.INVALID_ARGUMENT
+    assert str(code) == repr(code) == f"{code}" == "StatusCode.INVALID_ARGUMENT"
+    assert f"{code!s:>30}" == f"{code:>30}" == "   StatusCode.INVALID_ARGUMENT"
+    # The number where one is asked for (the wire, logs that want it).
+    assert code == 3 and int(code) == 3
+    assert f"{code:d}" == "3" and f"{code:02d}" == "03" and f"{code:x}" == "3"
+    assert b"%d" % code == b"3"  # how headers.py writes grpc-status
+    assert [f"{c}" for c in StatusCode][-1] == "StatusCode.UNAUTHENTICATED"
 
 
 def test_status_details_round_trip() -> None:

@@ -97,7 +97,7 @@ async def test_deadline_and_cancellation_in_memory(channel: grpcx.aio.Channel) -
     cancelled.clear()
     with pytest.raises(grpcx.RpcError) as exc:
         await channel.unary_unary("/test.Memory/Forever")(b"", timeout=0.05)
-    assert exc.value.code == StatusCode.DEADLINE_EXCEEDED
+    assert exc.value.code() == StatusCode.DEADLINE_EXCEEDED
     await asyncio.wait_for(cancelled.wait(), 5)
 
     cancelled.clear()
@@ -107,18 +107,18 @@ async def test_deadline_and_cancellation_in_memory(channel: grpcx.aio.Channel) -
     assert call.cancel()
     with pytest.raises(grpcx.RpcError) as exc:
         await task
-    assert exc.value.code == StatusCode.CANCELLED
+    assert exc.value.code() == StatusCode.CANCELLED
     await asyncio.wait_for(cancelled.wait(), 5)
 
 
 async def test_errors_in_memory(channel: grpcx.aio.Channel) -> None:
     with pytest.raises(grpcx.RpcError) as exc:
         await channel.unary_unary("/test.Memory/Refuse")(b"")
-    assert (exc.value.code, exc.value.details) == (StatusCode.PERMISSION_DENIED, "not you")
-    assert exc.value.trailing_metadata.get("why") == "test"
+    assert (exc.value.code(), exc.value.details()) == (StatusCode.PERMISSION_DENIED, "not you")
+    assert exc.value.trailing_metadata().get("why") == "test"
     with pytest.raises(grpcx.RpcError) as exc:
         await channel.unary_unary("/test.Memory/Missing")(b"")
-    assert exc.value.code == StatusCode.UNIMPLEMENTED
+    assert exc.value.code() == StatusCode.UNIMPLEMENTED
 
 
 async def test_many_concurrent_calls_share_one_connection(channel: grpcx.aio.Channel) -> None:

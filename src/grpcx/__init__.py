@@ -1,12 +1,14 @@
 """grpcx: gRPC for Python, written in Python.
 
 The public API is re-exported here; ``grpcx.aio`` holds the asyncio server and channel.
-Everything else is internal.
+:class:`ServicerContext` (a handler's second argument) is re-exported from ``grpcx.aio``
+so that handler signatures can name it from here too. Everything else is internal.
 """
 
 # Before the imports: grpcx.protocol.headers reads it for the user-agent.
 __version__ = "0.1.0.dev0"
 
+from grpcx.aio.server import ServicerContext
 from grpcx.metadata import Metadata, MetadataError
 from grpcx.service import (
     Cardinality,
@@ -26,6 +28,7 @@ __all__ = [
     "MethodHandler",
     "RpcError",
     "ServiceDefinition",
+    "ServicerContext",
     "StatusCode",
     "__version__",
     "stream_stream",

@@ -147,7 +147,7 @@ async def run_client(channel: grpcx.aio.Channel) -> None:
             StringValue(value="zz"), timeout=0.3
         )
     except grpcx.RpcError as error:
-        print(f"    client: {error.code.name}: {error.details}")
+        print(f"    client: {error.code().name}: {error.details()}")
 
     print("6. cancellation: Count(1000), cancelled after 3 messages")
     stream = channel.unary_stream(_method("Count"), ser_i, de_i)(Int64Value(value=1000))
@@ -161,7 +161,7 @@ async def run_client(channel: grpcx.aio.Channel) -> None:
     try:
         await channel.unary_unary(_method("Greet"), ser_s, de_s)(StringValue(value=""))
     except grpcx.RpcError as error:
-        print(f"    client: {error.code.name}: {error.details}")
+        print(f"    client: {error.code().name}: {error.details()}")
         if error.status_details is not None:
             for detail in error.status_details.details:
                 bad = error_details_pb2.BadRequest()

@@ -53,18 +53,34 @@ class StatusCode(IntEnum):
     DATA_LOSS = 15
     UNAUTHENTICATED = 16
 
+    # An IntEnum (the value goes on the wire as is, and compares with ints) that still
+    # prints as its name: since Python 3.11, str() and format() of an IntEnum give the
+    # bare number, so ``print(error.code())`` would show ``3``.
+    def __str__(self) -> str:
+        return f"StatusCode.{self.name}"
+
+    __repr__ = __str__
+
+    def __format__(self, format_spec: str) -> str:
+        """The name, as :func:`str` gives it; a numeric spec (``{code:d}``) gives the number."""
+        if format_spec and format_spec[-1] in _NUMERIC_FORMATS:
+            return int.__format__(self, format_spec)
+        return format(str(self), format_spec)
+
+
+_NUMERIC_FORMATS = frozenset("bcdoxXn")
+
 
 class RpcError(Exception):
     """A call ended with a non-OK status.
 
-    ``code`` and ``details`` are the call's ``grpc-status`` and (decoded) ``grpc-message``;
-    ``trailing_metadata`` holds the custom trailing metadata; ``status_details`` is the
-    decoded ``google.rpc.Status`` from ``grpc-status-details-bin``, or None.
+    As in grpcio (whose ``RpcError`` is also a ``Call``), the status is read with methods:
+    :meth:`code` and :meth:`details` are the call's ``grpc-status`` and (decoded)
+    ``grpc-message``, :meth:`initial_metadata` and :meth:`trailing_metadata` the custom
+    metadata the server sent. ``status_details`` is the decoded ``google.rpc.Status`` from
+    ``grpc-status-details-bin``, or None.
     """
 
-    code: StatusCode
-    details: str
-    trailing_metadata: Metadata
     status_details: Status | None
 
     def __init__(
@@ -73,18 +89,37 @@ class RpcError(Exception):
         details: str = "",
         trailing_metadata: Metadata | None = None,
         status_details: Status | None = None,
+        *,
+        initial_metadata: Metadata | None = None,
     ) -> None:
         super().__init__(code, details)
-        self.code = code
-        self.details = details
-        self.trailing_metadata = Metadata() if trailing_metadata is None else trailing_metadata
+        self._code = code
+        self._details = details
+        self._trailing_metadata = Metadata() if trailing_metadata is None else trailing_metadata
+        self._initial_metadata = Metadata() if initial_metadata is None else initial_metadata
         self.status_details = status_details
 
+    def code(self) -> StatusCode:
+        """The status code (never OK)."""
+        return self._code
+
+    def details(self) -> str:
+        """The status message, ``""`` if the server sent none."""
+        return self._details
+
+    def initial_metadata(self) -> Metadata:
+        """The server's initial metadata; empty if it sent none (or the call never began)."""
+        return self._initial_metadata
+
+    def trailing_metadata(self) -> Metadata:
+        """The server's custom trailing metadata (without ``grpc-status`` and the like)."""
+        return self._trailing_metadata
+
     def __str__(self) -> str:
-        return f"{self.code.name}: {self.details}" if self.details else self.code.name
+        return f"{self._code}: {self._details}" if self._details else str(self._code)
 
     def __repr__(self) -> str:
-        return f"RpcError({self.code.name}, {self.details!r})"
+        return f"RpcError({self._code!r}, {self._details!r})"
 
 
 def encode_status_details(status: Status) -> bytes:

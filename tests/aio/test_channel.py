@@ -84,7 +84,7 @@ async def test_lazy_connect_to_nothing_fails_only_when_called(connect, handlers)
     method = channel.unary_unary(handlers.path("Echo"))  # no error yet
     with pytest.raises(RpcError) as info:
         await asyncio.wait_for(method(b"x"), WAIT)
-    assert info.value.code == StatusCode.UNAVAILABLE
+    assert info.value.code() == StatusCode.UNAVAILABLE
 
 
 async def test_all_calls_share_one_connection(echo):
@@ -133,7 +133,7 @@ async def test_reconnect_backs_off_after_a_failure(
     failed_at = loop.time()
     with pytest.raises(RpcError) as info:
         await asyncio.wait_for(echo(b"down"), WAIT)
-    assert info.value.code == StatusCode.UNAVAILABLE
+    assert info.value.code() == StatusCode.UNAVAILABLE
     await serve(*methods(make_probe()), address=f"127.0.0.1:{port}")
     assert await asyncio.wait_for(echo(b"2"), WAIT) == b"2"
     # The retry waited out the backoff (0.3 s, jitter patched to 0) from the failed attempt.
@@ -313,7 +313,7 @@ async def test_write_after_the_server_completed_the_call(serve, connect, handler
     assert await asyncio.wait_for(call.code(), WAIT) == StatusCode.FAILED_PRECONDITION
     with pytest.raises(RpcError) as info:
         await asyncio.wait_for(call.write(b"b"), WAIT)
-    assert (info.value.code, info.value.details) == (StatusCode.FAILED_PRECONDITION, "no")
+    assert (info.value.code(), info.value.details()) == (StatusCode.FAILED_PRECONDITION, "no")
 
 
 async def test_bidi_with_iterator(echo):
@@ -348,7 +348,7 @@ async def test_cancel_server_stream(echo):
     await asyncio.wait_for(echo.probe.event("cancelled", "cs").wait(), WAIT)
     with pytest.raises(RpcError) as info:
         await asyncio.wait_for(call.read(), WAIT)
-    assert info.value.code == StatusCode.CANCELLED
+    assert info.value.code() == StatusCode.CANCELLED
     assert call.cancelled()
 
 
@@ -360,7 +360,7 @@ async def test_cancel_client_stream(echo):
     await asyncio.wait_for(echo.probe.event("cancelled", "hang_client_stream").wait(), WAIT)
     with pytest.raises(RpcError) as info:
         await asyncio.wait_for(call, WAIT)
-    assert info.value.code == StatusCode.CANCELLED
+    assert info.value.code() == StatusCode.CANCELLED
 
 
 async def test_cancel_before_start(echo):
@@ -368,7 +368,7 @@ async def test_cancel_before_start(echo):
     call.cancel()
     with pytest.raises(RpcError) as info:
         await asyncio.wait_for(call.read(), WAIT)
-    assert info.value.code == StatusCode.CANCELLED
+    assert info.value.code() == StatusCode.CANCELLED
 
 
 async def test_cancelling_the_awaiting_task_cancels_the_call(echo):
@@ -386,7 +386,7 @@ async def test_timeout_on_streams(echo):
     assert await asyncio.wait_for(call.read(), WAIT) == b"a"
     with pytest.raises(RpcError) as info:
         await asyncio.wait_for(call.read(), WAIT)
-    assert info.value.code == StatusCode.DEADLINE_EXCEEDED
+    assert info.value.code() == StatusCode.DEADLINE_EXCEEDED
 
 
 # ---------------------------------------------------------------------- metadata, errors
@@ -450,12 +450,28 @@ async def test_error_carries_code_details_trailers(serve, connect, handlers):
         await asyncio.wait_for(call, WAIT)
     error = info.value
     assert isinstance(error, grpcx.RpcError)
-    assert error.code == StatusCode.FAILED_PRECONDITION
-    assert error.details == "line1\nline2 %"
-    assert error.trailing_metadata.get("t") == "1"
+    assert error.code() == StatusCode.FAILED_PRECONDITION
+    assert error.details() == "line1\nline2 %"
+    assert error.trailing_metadata().get("t") == "1"
     assert error.status_details is None
     assert await call.code() == StatusCode.FAILED_PRECONDITION
     assert (await call.trailing_metadata()).get("t") == "1"
+    # Trailers-Only: no initial metadata, and the error says so rather than failing.
+    assert error.initial_metadata() == Metadata()
+
+
+async def test_error_carries_initial_metadata(serve, connect, handlers):
+    async def handler(request: bytes, context: ServicerContext) -> bytes:
+        context.send_initial_metadata([("x-head", "h")])
+        context.abort(StatusCode.ABORTED, "later")
+
+    _, port = await serve(handlers.unary("M", handler))
+    call = connect(f"127.0.0.1:{port}").unary_unary(handlers.path("M"))(b"")
+    with pytest.raises(RpcError) as info:
+        await asyncio.wait_for(call, WAIT)
+    assert info.value.initial_metadata().get("x-head") == "h"
+    assert info.value.code() == StatusCode.ABORTED
+    assert (await call.initial_metadata()).get("x-head") == "h"
 
 
 async def test_invalid_request_metadata_is_a_local_error(echo):

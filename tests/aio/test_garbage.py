@@ -48,7 +48,7 @@ def _kinds(echo: Any) -> dict[str, Callable[[], Awaitable[Any]]]:
         try:
             await echo.unary("Fail")(b"")
         except RpcError as exc:
-            assert exc.code == StatusCode.UNKNOWN
+            assert exc.code() == StatusCode.UNKNOWN
         else:
             raise AssertionError("the call did not fail")
 
@@ -59,7 +59,7 @@ def _kinds(echo: Any) -> dict[str, Callable[[], Awaitable[Any]]]:
         try:
             await echo.unary("Hang")(name.encode(), timeout=0.02)
         except RpcError as exc:
-            assert exc.code == StatusCode.DEADLINE_EXCEEDED
+            assert exc.code() == StatusCode.DEADLINE_EXCEEDED
         else:
             raise AssertionError("the call did not fail")
         # The server cancels the handler at its deadline too.

@@ -47,7 +47,7 @@ async def test_two_workers_share_one_port_and_stop_together() -> None:
     assert group.pids == []
     with pytest.raises(grpcx.RpcError) as info:
         await ask(port)
-    assert info.value.code == StatusCode.UNAVAILABLE
+    assert info.value.code() == StatusCode.UNAVAILABLE
 
 
 async def test_setup_may_be_a_coroutine_and_failures_are_reported() -> None:

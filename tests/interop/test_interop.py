@@ -341,7 +341,7 @@ async def test_tls_checks_the_server_name() -> None:
         ) as channel:
             with pytest.raises(grpcx.RpcError) as raised:
                 await asyncio.wait_for(run_test_case(channel, "empty_unary"), CASE_TIMEOUT)
-        assert raised.value.code == grpcx.StatusCode.UNAVAILABLE
+        assert raised.value.code() == grpcx.StatusCode.UNAVAILABLE
     finally:
         await server.stop(grace=1.0)
 
@@ -360,7 +360,7 @@ async def test_mutual_tls_needs_a_client_certificate() -> None:
         ) as channel:
             with pytest.raises(grpcx.RpcError) as raised:
                 await asyncio.wait_for(run_test_case(channel, "empty_unary"), CASE_TIMEOUT)
-        assert raised.value.code == grpcx.StatusCode.UNAVAILABLE
+        assert raised.value.code() == grpcx.StatusCode.UNAVAILABLE
     finally:
         await server.stop(grace=1.0)
 

@@ -383,7 +383,7 @@ def test_call_status_to_error() -> None:
     metadata = Metadata([("k", "v")])
     error = CallStatus(StatusCode.ABORTED, "m", None, metadata).to_error()
     assert isinstance(error, RpcError)
-    assert (error.code, error.details, error.trailing_metadata) == (
+    assert (error.code(), error.details(), error.trailing_metadata()) == (
         StatusCode.ABORTED,
         "m",
         metadata,

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import heapq
 import math
 import random
 import ssl as _ssl
 from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, Literal, TypeVar
 
 from grpcx.aio._protocol import H2Protocol
 from grpcx.http2.connection import H2Connection, LocalProtocolError
@@ -84,24 +85,35 @@ _BACKOFF_MAX = 120.0
 _MIN_CONNECT_TIMEOUT = 20.0
 
 
-class _EOFType:
-    """The marker :meth:`UnaryStreamCall.read` returns at the end of the responses."""
+class _EOFType(enum.Enum):
+    """The type of :data:`EOF`: an enum of one member, so that ``is EOF`` narrows.
 
-    _instance: _EOFType | None = None
+    mypy treats a one-member enum as a literal type, so after ``if reply is EOF: break``
+    it knows ``reply`` is the response type (a plain singleton object would not narrow).
+    """
 
-    def __new__(cls) -> _EOFType:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    EOF = "EOF"
 
     def __repr__(self) -> str:
         return "grpcx.aio.EOF"
+
+    __str__ = __repr__
 
     def __bool__(self) -> bool:
         return False
 
 
-EOF = _EOFType()
+EOF: Final = _EOFType.EOF
+"""The marker :meth:`UnaryStreamCall.read` returns after the last response.
+
+Test it with ``is``, which narrows the type of what ``read()`` returned::
+
+    while True:
+        reply = await call.read()
+        if reply is grpcx.aio.EOF:
+            break
+        print(reply.message)  # reply: the response type here
+"""
 
 MetadataLike = Metadata | Iterable[tuple[str, str | bytes]] | None
 _Headers = tuple[tuple[bytes, bytes], ...]
@@ -830,7 +842,7 @@ class Call(Generic[RequestT, ResponseT]):
                 raise RuntimeError("the call has not started")
             # A call that never reached the server still has a status.
             return CallStatus(
-                error.code, error.details, error.status_details, error.trailing_metadata
+                error.code(), error.details(), error.status_details, error.trailing_metadata()
             )
         while not state.done:
             await state.wait()
@@ -868,15 +880,14 @@ class Call(Generic[RequestT, ResponseT]):
     def _raise_status(self, status: CallStatus) -> None:
         if status.code != StatusCode.OK:
             state = self._state
+            initial = state.initial_metadata if state is not None else None
             error = RpcError(
                 status.code,
                 status.message,
                 status.trailing_metadata.copy(),
                 status.status_details,
-            )
-            initial = state.initial_metadata if state is not None else None
-            error.initial_metadata = (  # type: ignore[attr-defined]
-                initial.copy() if initial else Metadata()
+                # A copy: parsed heads are shared between calls (the parse cache).
+                initial_metadata=initial.copy() if initial else None,
             )
             try:
                 raise error
@@ -889,8 +900,11 @@ class Call(Generic[RequestT, ResponseT]):
 class _ReadingCall(Call[RequestT, ResponseT]):
     """Reading a stream of responses."""
 
-    async def read(self) -> ResponseT | _EOFType:
-        """The next response, or :data:`EOF` after the last; raises RpcError on failure."""
+    async def read(self) -> ResponseT | Literal[_EOFType.EOF]:
+        """The next response, or :data:`EOF` after the last; raises RpcError on failure.
+
+        ``if reply is grpcx.aio.EOF: break`` narrows ``reply`` to the response type.
+        """
         await self._ensure_started()
         state = self._state
         assert state is not None
@@ -919,7 +933,7 @@ class _ReadingCall(Call[RequestT, ResponseT]):
         response = await self.read()
         if response is EOF:
             raise StopAsyncIteration
-        return response  # type: ignore[return-value]
+        return response
 
 
 class _UnaryResponseCall(Call[RequestT, ResponseT]):

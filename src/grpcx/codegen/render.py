@@ -1,9 +1,9 @@
 """Python source of a ``<file>_grpcx.py`` module, from the model of its ``.proto`` file.
 
-A module is a header, its imports, then one section per API: today ``aio`` (an abstract
-servicer base and a typed stub per service). The blocking API will add a section of its
-own (other class names, the same model, the same imports) selected by the plugin's
-``api`` option, so one module serves both.
+A module is a header, its imports, then one section per API: today ``aio`` (a servicer
+base whose methods answer UNIMPLEMENTED until overridden, and a typed stub, per service).
+The blocking API will add a section of its own (other class names, the same model, the
+same imports) selected by the plugin's ``api`` option, so one module serves both.
 
 The output is already in ``ruff format``'s style at any line length of 88 or more: every
 signature and subscript that could grow long is written one item per line with a trailing
@@ -129,7 +129,7 @@ _AIO_METHOD_CLASS = {
 }
 
 
-def _aio_handler(out: _Source, method: Method) -> None:
+def _aio_handler(out: _Source, service: Service, method: Method) -> None:
     request, response = out.type(method.request), out.type(method.response)
     cardinality = method.cardinality
     if cardinality.request_streaming:
@@ -140,39 +140,45 @@ def _aio_handler(out: _Source, method: Method) -> None:
         returns = f"collections.abc.AsyncIterator[{response}]"
     else:
         returns = response
-    # A streamed response is declared as a plain ``def`` returning an async iterator: the
-    # type of the ``async def ... yield`` (async generator) functions that override it.
-    # Abstract methods keep an empty body; a class missing one cannot be instantiated.
-    keyword = "def" if cardinality.response_streaming else "async def"
-    i2 = _INDENT * 2
+    i2, i3 = _INDENT * 2, _INDENT * 3
     out.add(
         "",
-        f"{_INDENT}@abc.abstractmethod",
-        f"{_INDENT}{keyword} {method.python_name}(",
+        f"{_INDENT}async def {method.python_name}(",
         f"{i2}self,",
         f"{i2}{argument},",
         f"{i2}context: grpcx.aio.ServicerContext,",
+        f"{_INDENT}) -> {returns}:",
     )
     doc = _with_deprecation(method.doc, method.deprecated, "method")
     if doc:
-        out.add(f"{_INDENT}) -> {returns}:", *_docstring(doc, i2))
-    else:
-        out.add(f"{_INDENT}) -> {returns}: ...")
+        out.add(*_docstring(doc, i2))
+    # The default answers UNIMPLEMENTED, as every gRPC implementation does for a method
+    # the server does not implement: a .proto can grow a method without breaking the
+    # servers already deployed. A streamed response's default is an async generator like
+    # the methods overriding it (the server checks handlers' kinds), made one by yielding
+    # abort()'s result, which never comes: abort() raises. (A ``yield`` after abort()
+    # would do the same but is unreachable code to mypy --warn-unreachable.)
+    abort = "yield context.abort(" if cardinality.response_streaming else "context.abort("
+    out.add(
+        f"{i2}{abort}",
+        f"{i3}grpcx.StatusCode.UNIMPLEMENTED,",
+        f'{i3}"Method not implemented: /{service.full_name}/{method.proto_name}",',
+        f"{i2})",
+    )
 
 
 def _aio_servicer(out: _Source, service: Service) -> None:
     i2, i3, i4 = _INDENT * 2, _INDENT * 3, _INDENT * 4
-    # An ABC only when there is something abstract (a service may have no methods).
-    base = "(abc.ABC)" if service.methods else ""
-    out.add("", "", f"class {service.name}Servicer{base}:")
+    out.add("", "", f"class {service.name}Servicer:")
     summary = (
-        f"Implements ``{service.full_name}``: subclass, implement every method, and pass"
-        " an instance to ``server.add_service()``."
+        f"Implements ``{service.full_name}``: subclass, override the methods to serve, and"
+        " pass an instance to ``server.add_service()``. A method not overridden answers"
+        " UNIMPLEMENTED."
     )
     doc = _with_deprecation(service.doc, service.deprecated, "service")
     out.add(*_docstring(f"{doc}\n\n{summary}" if doc else summary, _INDENT))
     for method in service.methods:
-        _aio_handler(out, method)
+        _aio_handler(out, service, method)
     out.add(
         "",
         f"{_INDENT}def __grpcx_service__(self) -> grpcx.ServiceDefinition:",
@@ -264,8 +270,6 @@ def render_module(file: ProtoFile, imports: Imports, apis: Iterable[str] = ("aio
         "from __future__ import annotations",
         "",
     ]
-    if any(service.methods for service in file.services):
-        header.append("import abc")
     if uses_streams:
         header.append("import collections.abc")
     header += ["", "import grpcx", "import grpcx.aio"]

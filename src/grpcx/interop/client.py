@@ -85,7 +85,7 @@ async def _status_of(call: Awaitable[Any]) -> tuple[grpcx.StatusCode, str]:
     try:
         await call
     except grpcx.RpcError as error:
-        return error.code, error.details
+        return error.code(), error.details()
     return grpcx.StatusCode.OK, ""
 
 
@@ -238,7 +238,7 @@ class InteropClient:
             await call.write(cases.sleeping_server_request())
             response = await call.read()
         except grpcx.RpcError as error:
-            code = error.code
+            code = error.code()
         else:
             raise CaseFailure(f"the call did not fail (read {response!r})")
         _check_code(code, grpcx.StatusCode.DEADLINE_EXCEEDED, "status")
@@ -364,7 +364,7 @@ async def run_test_cases(
         except CaseFailure as error:
             reason = str(error)
         except grpcx.RpcError as error:
-            reason = f"RPC failed: {error.code.name}: {error.details}"
+            reason = f"RPC failed: {error.code().name}: {error.details()}"
         except asyncio.TimeoutError:
             reason = f"timed out after {timeout} s"
         except Exception as error:
