@@ -11,8 +11,12 @@ DEBIAN_TOOLS := nghttp2-client nghttp2-server
 # peer (tests/interop/go) and the native reference for `make bench` (bench/suite/go).
 GO_DEBIAN := golang-go golang-google-grpc-dev golang-google-protobuf-dev
 BENCH_STAMP := $(VENV)/.bench-installed
+# The floor run's venv: grpcx's runtime dependencies at their declared lower bounds.
+MIN_VENV := .venv-min
+MIN_PY := $(MIN_VENV)/bin/python
+MIN_STAMP := $(MIN_VENV)/.installed
 
-.PHONY: test demo bench lint tools clean
+.PHONY: test test-min-deps demo bench lint tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +44,23 @@ lint: $(STAMP)
 
 test: $(STAMP) tools lint
 	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory test-min-deps
+
+# pyproject.toml's floors are promises: install exactly them (tests/min_deps.py derives the
+# pins from pyproject.toml) and grpcx without its dependencies, so nothing newer sneaks in.
+$(MIN_STAMP): pyproject.toml tests/min_deps.py $(STAMP)
+	rm -rf $(MIN_VENV)
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(PY) tests/min_deps.py > $(MIN_VENV)/requirements.txt
+	$(MIN_PY) -m pip install -q -r $(MIN_VENV)/requirements.txt
+	$(MIN_PY) -m pip install -q --no-deps -e .
+	touch $(MIN_STAMP)
+
+# Every test that needs no grpcio-tools output, on the floors (tests/conftest.py says
+# which directories GRPCX_MIN_DEPS=1 leaves out, and why).
+test-min-deps: $(MIN_STAMP) tools
+	$(MIN_PY) -c 'import google.protobuf as p; print("floor run: protobuf", p.__version__)'
+	GRPCX_MIN_DEPS=1 $(MIN_PY) -m pytest -q
 
 demo: $(STAMP) tools
 	$(PY) -m grpcx.demo
@@ -60,4 +81,4 @@ bench: $(BENCH_STAMP) tools
 	$(PY) -m bench.suite.floor
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(MIN_VENV) build dist src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis

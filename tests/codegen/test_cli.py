@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import google.protobuf
 import pytest
 
 from grpcx.cli import main as grpcx_main
@@ -20,14 +22,50 @@ def test_writes_messages_stubs_and_services(
         ["generate", "-I", str(PROTOS), "--out", str(tmp_path), "grpcx_codegen_test/twins.proto"]
     )
     assert status == 0
-    listed = capsys.readouterr().out.split()
+    captured = capsys.readouterr()
+    listed = captured.out.split()
     assert sorted(Path(p).relative_to(tmp_path).as_posix() for p in listed) == [
+        "grpcx_codegen_test/__init__.py",
         "grpcx_codegen_test/twins_grpcx.py",
         "grpcx_codegen_test/twins_pb2.py",
         "grpcx_codegen_test/twins_pb2.pyi",
     ]
     # mypy-protobuf wrote the stubs (grpcx[codegen] brings it).
     assert "mypy-protobuf" in (tmp_path / "grpcx_codegen_test/twins_pb2.pyi").read_text()
+    # The runtime it names is the one protoc's own check in the module asks for.
+    pb2 = (tmp_path / "grpcx_codegen_test/twins_pb2.py").read_text()
+    check = re.search(r"ValidateProtobufRuntimeVersion\(\s*\S+,\s*(\d+),\s*(\d+),\s*(\d+),", pb2)
+    assert check is not None
+    needed = ".".join(check.groups())
+    assert captured.err == (
+        f"grpcx generate: the _pb2 modules need the protobuf runtime >= {needed} "
+        f"(installed: {google.protobuf.__version__})\n"
+    )
+
+
+def test_init_files_make_the_output_packages(tmp_path: Path) -> None:
+    """Each directory below --out with modules becomes a package; --out is the import root
+    (absolute imports), so it gets none; an existing __init__.py is left as it is."""
+    out = tmp_path / "out"
+    (out / "grpcx_codegen_test").mkdir(parents=True)
+    (out / "grpcx_codegen_test" / "__init__.py").write_text("MINE = 1\n")
+    generate(out)
+    inits = sorted(p.relative_to(out).as_posix() for p in out.rglob("__init__.py"))
+    assert inits == [
+        "grpcx_codegen_test/__init__.py",
+        "grpcx_codegen_test/common/__init__.py",
+        "grpcx_codegen_test/nested/__init__.py",
+        "grpcx_codegen_test/nested/deep/__init__.py",
+    ]
+    assert (out / "grpcx_codegen_test" / "__init__.py").read_text() == "MINE = 1\n"
+    assert (out / "grpcx_codegen_test" / "nested" / "__init__.py").read_text() == ""
+
+
+def test_relative_imports_make_the_output_a_package(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    generate(out, "--relative-imports", files=["grpcx_codegen_test/twins.proto"])
+    assert (out / "__init__.py").read_text() == ""
+    assert (out / "grpcx_codegen_test" / "__init__.py").is_file()
 
 
 def test_file_paths_on_disk_are_made_relative_to_the_include(tmp_path: Path) -> None:
@@ -79,8 +117,7 @@ def test_relative_imports_make_a_self_contained_package(tmp_path: Path) -> None:
     package's protos out of this process's descriptor pool)."""
     out = tmp_path / "app" / "generated"
     generate(out, "--relative-imports")
-    for package in (tmp_path / "app", out):
-        (package / "__init__.py").write_text("")
+    (tmp_path / "app" / "__init__.py").write_text("")  # the application's own package
     pb2 = (out / "grpcx_codegen_test/nested/deep/router_pb2.py").read_text()
     assert "from ...common import types_pb2 as " in pb2
     pyi = (out / "grpcx_codegen_test/nested/deep/router_pb2.pyi").read_text()

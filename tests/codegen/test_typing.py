@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .conftest import generate
+
 GOOD = """
 from collections.abc import AsyncIterator
 
@@ -135,3 +137,49 @@ def test_mypy_strict_accepts_right_and_rejects_wrong_use(generated: Path, tmp_pa
     for start, fragment in expected:
         assert any(line.startswith(start) and fragment in line for line in errors), result.stdout
     assert len(errors) == len(expected), result.stdout
+
+
+IN_THE_SOURCE_TREE = """
+import grpcx.aio
+from grpcx_codegen_test import twins_grpcx
+from grpcx_codegen_test.common.types_pb2 import Point
+from grpcx_codegen_test.twins_pb2 import Key, Value
+
+
+class Beta(twins_grpcx.BetaServicer):
+    async def get(self, request: Key, context: grpcx.aio.ServicerContext) -> Value:
+        return Value(name=request.name)
+
+    async def put(self, request: Value, context: grpcx.aio.ServicerContext) -> Point:
+        return Point(x=len(request.data))
+
+
+async def call(channel: grpcx.aio.Channel) -> int:
+    point = await twins_grpcx.BetaStub(channel).put(Value(data=b"xy"))
+    return point.x
+"""
+
+
+def test_generated_into_the_source_tree_type_checks_with_the_application(
+    tmp_path: Path,
+) -> None:
+    """The README's layout: generated with ``--out src`` beside the application's package
+    (the packages' ``__init__.py`` written by ``grpcx generate``), one ``mypy --strict
+    src`` checks the application and the generated code, with no MYPYPATH."""
+    src = tmp_path / "src"
+    (src / "app").mkdir(parents=True)
+    (src / "app" / "__init__.py").write_text("")
+    (src / "app" / "service.py").write_text(IN_THE_SOURCE_TREE)
+    files = ["grpcx_codegen_test/twins.proto", "grpcx_codegen_test/common/types.proto"]
+    generate(src, files=files)
+    env = {key: value for key, value in os.environ.items() if key != "MYPYPATH"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), "src"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    assert "no issues found in 7 source files" in result.stdout  # app and generated code

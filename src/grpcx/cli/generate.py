@@ -8,6 +8,11 @@ runs protoc (from ``grpcx[codegen]``) for ``<file>_pb2.py`` and ``<file>_pb2.pyi
 grpcx's generator for ``<file>_grpcx.py``. With ``--relative-imports`` the modules of the
 files generated together import one another relatively, the ``_pb2`` ones included, so
 the output is a self-contained package that works wherever it is placed.
+
+Every directory below ``--out`` that modules land in gets an empty ``__init__.py`` when
+it has none (``--out`` too with ``--relative-imports``), so the output imports as
+regular packages and mypy finds it. Before protoc runs, its version is checked against
+the installed protobuf runtime (see :func:`grpcx.codegen.protoc.check_versions`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from google.protobuf.compiler import plugin_pb2
 
 from grpcx.codegen.naming import message_module, relative_import
 from grpcx.codegen.plugin import generate
-from grpcx.codegen.protoc import ProtoError, compile_protos
+from grpcx.codegen.protoc import ProtoError, check_versions, compile_protos, protoc_command
 from grpcx.codegen.render import APIS
 
 __all__ = ["add_parser", "run"]
@@ -112,6 +117,26 @@ def _stub_args(pyi: str, out: Path) -> list[str]:
     return [f"--pyi_out={out}"]
 
 
+def _add_init_files(out: Path, modules: list[Path], package_root: bool) -> list[Path]:
+    """Write the missing ``__init__.py`` of the directories ``modules`` are in, up to
+    ``out`` (included when ``package_root``); never overwrite one. Returns those written."""
+    directories: set[Path] = set()
+    for module in modules:
+        directory = module.parent
+        while directory != out and out in directory.parents:
+            directories.add(directory)
+            directory = directory.parent
+    if package_root:
+        directories.add(out)
+    written = []
+    for directory in sorted(directories):
+        init = directory / "__init__.py"
+        if not init.exists():
+            init.write_text("")
+            written.append(init)
+    return written
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate; returns 0, or 1 with protoc's diagnostics on stderr."""
     include: list[str] = args.include or ["."]
@@ -123,7 +148,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"grpcx generate: {exc}", file=sys.stderr)
         return 1
     try:
-        compiled = compile_protos(args.files, include, outputs)
+        command = protoc_command()
+    except ProtoError as exc:
+        print(f"grpcx generate: {exc}", file=sys.stderr)
+        return 1
+    versions = check_versions(command)
+    if versions.error:
+        print(f"grpcx generate: {versions.error}", file=sys.stderr)
+        return 1
+    if versions.warning:
+        print(f"grpcx generate: warning: {versions.warning}", file=sys.stderr)
+    try:
+        compiled = compile_protos(args.files, include, outputs, command)
     except ProtoError as exc:
         for diagnostic in exc.diagnostics:
             print(diagnostic, file=sys.stderr)
@@ -160,7 +196,15 @@ def run(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(file.content)
         written.append(path)
+    written += _add_init_files(out, written, package_root=args.relative_imports)
     if not args.quiet:
         for path in sorted(written):
             print(path)
+        if versions.gencode is not None:
+            # On stderr, so that stdout stays the list of files for scripts.
+            print(
+                f"grpcx generate: the _pb2 modules need the protobuf runtime "
+                f">= {versions.gencode} (installed: {versions.runtime})",
+                file=sys.stderr,
+            )
     return 0
