@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import signal
+import socket
 import ssl as _ssl
 import stat
+import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from google.rpc.status_pb2 import Status
@@ -1173,6 +1177,41 @@ def _format_peer(transport: asyncio.BaseTransport) -> str:
     return "unknown"
 
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _catch_signals(
+    loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]
+) -> Callable[[], None]:
+    """Route SIGINT and SIGTERM to ``handler(signum)`` on ``loop``; returns the function
+    that puts the previous handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # Python runs signal handlers in the main thread only
+    previous = {signum: signal.getsignal(signum) for signum in _SIGNALS}
+    on_loop: list[signal.Signals] = []
+    for signum in _SIGNALS:
+        try:
+            loop.add_signal_handler(signum, handler, int(signum))
+            on_loop.append(signum)
+        except (NotImplementedError, RuntimeError):
+            # No loop signal handlers (Windows' loops): a Python handler that hands the
+            # signal to the loop, as the loop's own would.
+            signal.signal(signum, lambda n, _: loop.call_soon_threadsafe(handler, n))
+
+    def restore() -> None:
+        for signum in _SIGNALS:
+            if signum in on_loop:
+                with contextlib.suppress(Exception):  # (the loop may be closing)
+                    loop.remove_signal_handler(signum)
+            # remove_signal_handler leaves the defaults; asyncio.run's own SIGINT handler
+            # (or the program's) must come back, or Ctrl-C after serve() would misbehave.
+            handler_before = previous[signum]
+            if handler_before is not None:
+                signal.signal(signum, handler_before)
+
+    return restore
+
+
 def _unlink_socket(path: str) -> None:
     """Remove ``path`` if it is a Unix socket (left by an earlier server); nothing else."""
     try:
@@ -1182,16 +1221,84 @@ def _unlink_socket(path: str) -> None:
         pass
 
 
+_ADDRESS_FORMS = "host:port, [v6]:port or unix:path (e.g. 127.0.0.1:50051, [::1]:0, unix:/tmp/s)"
+
+
 def _parse_address(address: str) -> tuple[str, str | int]:
-    """``host:port``, ``[v6]:port`` or ``unix:path`` → (host or "unix", port or path)."""
+    """``host:port``, ``[v6]:port`` or ``unix:path`` → (host or "unix", port or path).
+
+    Raises ValueError naming the address, what is wrong and the forms accepted.
+    """
     if address.startswith("unix:"):
-        return "unix", address[5:]
+        path = address[5:]
+        if not path:
+            raise ValueError(f"address {address!r} has no path: use unix:/path/to/socket")
+        return "unix", path
+    if "://" in address:
+        # A URL (http://host:port): the scheme means nothing to a gRPC server's listener.
+        scheme, _, rest = address.partition("://")
+        raise ValueError(
+            f"address {address!r} is a URL: drop the {scheme}:// scheme "
+            f"and give {rest.rstrip('/')!r} (accepted: {_ADDRESS_FORMS})"
+        )
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
-        raise ValueError(f"address {address!r} is not host:port or unix:path")
+        raise ValueError(f"address {address!r} is not one of {_ADDRESS_FORMS}")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    return host, int(port)
+    number = int(port)
+    if number > 65535:
+        raise ValueError(
+            f"address {address!r}: port {number} is out of range (0-65535; 0 picks a free one)"
+        )
+    return host, number
+
+
+def _unix_socket_in_use(path: str) -> bool:
+    """Whether a server is listening on the Unix socket file at ``path``."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)  # (a full backlog answers EAGAIN rather than blocking)
+    try:
+        probe.connect(path)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False  # refused (a stale file), or not a socket at all: bind will say
+    else:
+        return True
+    finally:
+        probe.close()
+
+
+def _listen_error(address: str, host: str, port: str | int, exc: OSError) -> OSError:
+    """``exc`` (from binding ``address``) as the same OSError, errno kept, with a message
+    naming the address, the cause and what to do."""
+    reason = (exc.strerror or str(exc)).rstrip(".")
+    if isinstance(exc, socket.gaierror):
+        cause = f"cannot resolve host {host!r} ({reason}); check the name or use an IP address"
+    elif host == "unix":
+        assert isinstance(port, str)
+        directory = os.path.dirname(port) or "."
+        if exc.errno == errno.ENOENT:
+            cause = f"the directory {directory!r} does not exist; create it first"
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            cause = f"permission denied creating a socket in {directory!r}"
+        elif exc.errno == errno.EADDRINUSE:
+            cause = f"{port!r} exists and is not a socket; remove it or choose another path"
+        else:
+            cause = reason
+    elif exc.errno == errno.EADDRINUSE:
+        cause = "the address is already in use (another server?); stop it or use port 0"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        cause = "permission denied (ports below 1024 need privileges); use a higher port"
+    elif exc.errno == errno.EADDRNOTAVAIL:
+        cause = "no local interface has this address; use one of this host's addresses"
+    else:
+        cause = reason
+    message = f"cannot listen on {address!r}: {cause}"
+    if isinstance(exc, socket.gaierror):
+        return socket.gaierror(exc.errno, message)
+    return OSError(exc.errno, message)  # (OSError picks the errno's subclass)
 
 
 class Server:
@@ -1239,6 +1346,8 @@ class Server:
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._started = False
         self._draining = False
+        # Set to end a stop()'s grace at once (serve()'s second signal, its cancellation).
+        self._hurry = False
         self._stopped: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
 
@@ -1261,6 +1370,11 @@ class Server:
     ) -> int:
         """Listen on ``host:port`` (``[::1]:0``; port 0 picks one) or ``unix:path``.
 
+        A malformed address raises ValueError; an address that cannot be listened on
+        raises the OSError (errno kept: ``EADDRINUSE``, ``ENOENT``...) with a message
+        naming the address and the cause. A Unix socket file left by a server that is
+        gone is replaced; one a running server listens on is refused (EADDRINUSE).
+
         Returns the bound port (0 for a Unix socket). With ``ssl``, ALPN ``h2`` is set
         on the context. ``reuse_port`` sets SO_REUSEPORT, so several processes can listen
         on one port and the kernel spreads connections across them (see
@@ -1272,24 +1386,37 @@ class Server:
         self._loop = asyncio.get_running_loop()
         if host == "unix":
             assert isinstance(port, str)
-            _unlink_socket(port)  # a stale socket from an earlier run; never another file
-            listener = await self._loop.create_unix_server(
-                lambda: _ServerConnection(self), port, ssl=ssl, start_serving=self._started
-            )
-            self._unix_paths.append(port)
-            bound = 0
-        else:
-            assert isinstance(port, int)
-            listener = await self._loop.create_server(
-                lambda: _ServerConnection(self),
-                host or None,
-                port,
-                ssl=ssl,
-                reuse_address=True,
-                reuse_port=reuse_port or None,
-                start_serving=self._started,
-            )
-            bound = listener.sockets[0].getsockname()[1]
+            if _unix_socket_in_use(port):
+                # asyncio would unlink it and take over: the running server would then
+                # lose every new client without a word.
+                raise OSError(
+                    errno.EADDRINUSE,
+                    f"cannot listen on {address!r}: a server is listening on {port!r}; "
+                    "stop it or choose another path",
+                )
+        try:
+            if host == "unix":
+                assert isinstance(port, str)
+                _unlink_socket(port)  # a stale socket from an earlier run; never another file
+                listener = await self._loop.create_unix_server(
+                    lambda: _ServerConnection(self), port, ssl=ssl, start_serving=self._started
+                )
+                self._unix_paths.append(port)
+                bound = 0
+            else:
+                assert isinstance(port, int)
+                listener = await self._loop.create_server(
+                    lambda: _ServerConnection(self),
+                    host or None,
+                    port,
+                    ssl=ssl,
+                    reuse_address=True,
+                    reuse_port=reuse_port or None,
+                    start_serving=self._started,
+                )
+                bound = listener.sockets[0].getsockname()[1]
+        except OSError as exc:
+            raise _listen_error(address, host, port, exc) from exc
         self._listeners.append(listener)
         return int(bound)
 
@@ -1304,6 +1431,11 @@ class Server:
     async def stop(self, grace: float | None = None) -> None:
         """Stop: refuse new calls (GOAWAY), let calls in flight finish for ``grace``
         seconds (None: wait for them all), then cancel what remains and close."""
+        self._begin_stop()
+        await self._finish_stop(grace)
+
+    def _begin_stop(self) -> None:
+        """stop()'s first step, done at once: no new connections, GOAWAY on the others."""
         if self._stopped is None:
             self._stopped = asyncio.Event()
         for listener in self._listeners:
@@ -1312,6 +1444,10 @@ class Server:
         self._idle = asyncio.Event()
         for connection in list(self._connections):
             connection.start_shutdown()
+
+    async def _finish_stop(self, grace: float | None) -> None:
+        """stop()'s second step: the grace for calls in flight, then the end."""
+        assert self._stopped is not None
         if self._connections:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._all_idle(), grace)
@@ -1330,8 +1466,79 @@ class Server:
         self._unix_paths.clear()
         self._stopped.set()
 
+    def _stop_now(self) -> None:
+        """End a stop() in progress without waiting out its grace: calls still running
+        are cancelled now."""
+        self._hurry = True
+        if self._idle is not None:
+            self._idle.set()  # (wakes _all_idle, which then sees _hurry)
+
+    async def serve(self, grace: float | None = 10.0) -> None:
+        """Serve until SIGINT (Ctrl-C) or SIGTERM, then stop gracefully and return.
+
+        The one call a server's ``main`` needs after adding its ports::
+
+            async def main() -> None:
+                server = grpcx.aio.Server()
+                server.add_service(GreeterServicer())
+                await server.add_port("127.0.0.1:50051")
+                await server.serve(grace=5.0)
+
+            asyncio.run(main())     # or grpcx.aio.run(main()) for uvloop
+
+        Starts the server if it is not running yet. The first SIGINT or SIGTERM (what
+        Kubernetes and systemd send) runs :meth:`stop` with ``grace``: new calls are
+        refused (clients see UNAVAILABLE and may retry elsewhere), calls in flight get
+        ``grace`` seconds to finish (None: as long as they take), and then the rest are
+        cancelled. A second signal cancels them at once. Either way ``serve()`` returns
+        normally, with Unix socket files removed, and no KeyboardInterrupt is raised: the
+        program ends like any other.
+
+        ``serve()`` also returns when something else calls :meth:`stop`. If the task
+        running it is cancelled, it stops the server without grace and re-raises.
+
+        The signal handlers are installed on the running loop for the duration of the
+        call and the previous ones restored after it. Where the loop cannot install
+        them (Windows) Python's own handlers are used instead; outside the main thread,
+        where no signal handler can be installed, only :meth:`stop` and cancellation end
+        ``serve()``.
+        """
+        if not self._started:
+            await self.start()
+        loop = asyncio.get_running_loop()
+        stopping: asyncio.Task[None] | None = None
+
+        def on_signal(signum: int) -> None:
+            nonlocal stopping
+            name = signal.Signals(signum).name
+            if stopping is None:
+                # The first step now: no connection or call is accepted after the signal
+                # is handled (and the log line below says so), not a loop iteration later.
+                self._begin_stop()
+                _log.info(
+                    "%s received: stopping (grace %s s); a second one stops at once", name, grace
+                )
+                stopping = loop.create_task(self._finish_stop(grace))
+            else:
+                _log.info("%s received again: cancelling the calls still running", name)
+                self._stop_now()
+
+        restore = _catch_signals(loop, on_signal)
+        try:
+            await self.wait_for_termination()
+            if stopping is not None:
+                await stopping  # (done by now; this raises what stop() raised, if anything)
+        except asyncio.CancelledError:
+            self._stop_now()
+            if stopping is None:
+                stopping = loop.create_task(self.stop(0))
+            await stopping
+            raise
+        finally:
+            restore()
+
     async def _all_idle(self) -> None:
-        while any(
+        while not self._hurry and any(
             connection.calls or not connection.final_goaway_sent for connection in self._connections
         ):
             assert self._idle is not None
