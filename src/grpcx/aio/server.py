@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import inspect
 import logging
 import os
 import signal
@@ -1177,6 +1178,46 @@ def _format_peer(transport: asyncio.BaseTransport) -> str:
     return "unknown"
 
 
+def _is_async(handler: Any, test: Callable[[Any], bool]) -> bool:
+    if test(handler):  # functions, bound methods, functools.partial of them
+        return True
+    if not inspect.isroutine(handler) and test(
+        inspect.getattr_static(type(handler), "__call__", None)
+    ):
+        return True  # an object whose __call__ is async
+    unwrapped = inspect.unwrap(handler)  # a decorator that kept __wrapped__ (functools.wraps)
+    return unwrapped is not handler and _is_async(unwrapped, test)
+
+
+def _check_handler(path: str, method: MethodHandler) -> None:
+    """Refuse, at registration, a handler this server cannot run: a plain ``def`` would
+    otherwise fail every call with UNKNOWN."""
+    cardinality = method.cardinality
+    request = "request_iterator" if cardinality.request_streaming else "request"
+    handler = method.handler
+    if cardinality.response_streaming:
+        if _is_async(handler, inspect.isasyncgenfunction):
+            return
+        expected = (
+            f"an async generator: async def handler({request}, context) that yields the responses"
+        )
+    else:
+        if _is_async(handler, inspect.iscoroutinefunction):
+            return
+        expected = f"a coroutine function: async def handler({request}, context) that returns "
+        expected += "the response"
+    if _is_async(handler, inspect.iscoroutinefunction):
+        found = "a coroutine function (async def without yield)"
+    elif _is_async(handler, inspect.isasyncgenfunction):
+        found = "an async generator function (async def with yield)"
+    else:
+        found = "not async (a plain def?)"
+    raise TypeError(
+        f"the handler of {path} ({cardinality.value}), {handler!r}, is {found}; the asyncio "
+        f"server needs {expected}"
+    )
+
+
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -1357,13 +1398,21 @@ class Server:
         return self._services
 
     def add_service(self, service: ServiceDefinition | SupportsServiceDefinition) -> None:
-        """Register a service: a :class:`ServiceDefinition` or a generated servicer."""
+        """Register a service: a :class:`ServiceDefinition` or a generated servicer.
+
+        Handlers must be ``async def``: coroutine functions for unary responses, async
+        generators (``async def`` with ``yield``) for streamed ones; anything else
+        raises TypeError here rather than failing every call.
+        """
         if not isinstance(service, ServiceDefinition):
             service = service.__grpcx_service__()
         if service.name in self._services:
             raise ValueError(f"service {service.name} is already registered")
+        paths = service.paths()
+        for path, method in paths.items():
+            _check_handler(path, method)
         self._services[service.name] = service
-        self._methods.update(service.paths())
+        self._methods.update(paths)
 
     async def add_port(
         self, address: str, *, ssl: _ssl.SSLContext | None = None, reuse_port: bool = False
