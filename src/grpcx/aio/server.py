@@ -1185,7 +1185,10 @@ def _is_async(handler: Any, test: Callable[[Any], bool]) -> bool:
         inspect.getattr_static(type(handler), "__call__", None)
     ):
         return True  # an object whose __call__ is async
-    unwrapped = inspect.unwrap(handler)  # a decorator that kept __wrapped__ (functools.wraps)
+    try:
+        unwrapped = inspect.unwrap(handler)  # a decorator that kept __wrapped__ (functools.wraps)
+    except ValueError:  # a __wrapped__ cycle (mocks have one)
+        return False
     return unwrapped is not handler and _is_async(unwrapped, test)
 
 
@@ -1565,7 +1568,10 @@ class Server:
                 # is handled (and the log line below says so), not a loop iteration later.
                 self._begin_stop()
                 _log.info(
-                    "%s received: stopping (grace %s s); a second one stops at once", name, grace
+                    "%s received: stopping, calls in flight have %s to finish; "
+                    "a second signal cancels them at once",
+                    name,
+                    "as long as they need" if grace is None else f"{grace:g} s",
                 )
                 stopping = loop.create_task(self._finish_stop(grace))
             else:
