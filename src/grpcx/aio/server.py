@@ -1564,8 +1564,8 @@ class Server:
             nonlocal stopping
             name = signal.Signals(signum).name
             if stopping is None:
-                # The first step now: no connection or call is accepted after the signal
-                # is handled (and the log line below says so), not a loop iteration later.
+                # The first step now, not a loop iteration later: once the log line below
+                # is out, new connections are refused and open ones have their GOAWAY.
                 self._begin_stop()
                 _log.info(
                     "%s received: stopping, calls in flight have %s to finish; "
