@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import time
@@ -101,13 +100,13 @@ async def serve(port: int) -> None:
     server = grpcx.aio.Server()
     server.add_service(RouteGuide(load_features()))
     bound = await server.add_port(f"127.0.0.1:{port}")
-    await server.start()
+    await server.start()  # (serve() would start it too; started first, it is ready to print)
     print(f"listening on 127.0.0.1:{bound}", flush=True)
-    await server.wait_for_termination()
+    # Until Ctrl-C or SIGTERM; then calls in flight get 5 s to finish, new ones are refused.
+    await server.serve(grace=5.0)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=50051, help="0 picks a free port")
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops the server
-        asyncio.run(serve(parser.parse_args().port))
+    asyncio.run(serve(parser.parse_args().port))

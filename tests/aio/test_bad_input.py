@@ -311,13 +311,24 @@ async def test_garbage_instead_of_preface(target):
 
 
 async def test_handler_that_raises_when_called(serve, connect, handlers):
-    """A streaming handler that is not an async generator function at all."""
+    """A handler that raises when called, before any coroutine or generator exists."""
 
+    async def generator(request: bytes, context: ServicerContext) -> Any:
+        yield b""
+
+    async def coroutine(request: bytes, context: ServicerContext) -> Any:
+        return b""
+
+    # Plain defs are refused at registration (test_handler_kinds); these pass for async
+    # as decorators that kept __wrapped__ do, and fail as a broken decorator would.
     def not_a_generator(request: bytes, context: ServicerContext) -> Any:
         raise TypeError("wrong handler")
 
     def not_async(requests: Any, context: ServicerContext) -> Any:
         raise TypeError("wrong handler")
+
+    not_a_generator.__wrapped__ = generator  # type: ignore[attr-defined]
+    not_async.__wrapped__ = coroutine  # type: ignore[attr-defined]
 
     _, port = await serve(
         handlers.server_stream("A", not_a_generator),

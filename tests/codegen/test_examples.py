@@ -57,8 +57,9 @@ def test_server_and_client(example: str) -> None:
         assert client.stdout.splitlines() == EXPECTED[example]
     finally:
         server.send_signal(signal.SIGINT)
-        server.communicate(timeout=10)
+        _, stderr = server.communicate(timeout=10)
     assert server.returncode == 0
+    assert stderr == ""  # Ctrl-C ends the server quietly: no traceback
 
 
 @pytest.mark.parametrize("example", sorted(EXPECTED))

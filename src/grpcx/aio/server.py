@@ -18,12 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import inspect
 import logging
 import os
+import signal
+import socket
 import ssl as _ssl
 import stat
+import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from google.rpc.status_pb2 import Status
@@ -1202,6 +1207,84 @@ def _format_peer(transport: asyncio.BaseTransport) -> str:
     return "unknown"
 
 
+def _is_async(handler: Any, test: Callable[[Any], bool]) -> bool:
+    if test(handler):  # functions, bound methods, functools.partial of them
+        return True
+    if not inspect.isroutine(handler) and test(
+        inspect.getattr_static(type(handler), "__call__", None)
+    ):
+        return True  # an object whose __call__ is async
+    try:
+        unwrapped = inspect.unwrap(handler)  # a decorator that kept __wrapped__ (functools.wraps)
+    except ValueError:  # a __wrapped__ cycle (mocks have one)
+        return False
+    return unwrapped is not handler and _is_async(unwrapped, test)
+
+
+def _check_handler(path: str, method: MethodHandler) -> None:
+    """Refuse, at registration, a handler this server cannot run: a plain ``def`` would
+    otherwise fail every call with UNKNOWN."""
+    cardinality = method.cardinality
+    request = "request_iterator" if cardinality.request_streaming else "request"
+    handler = method.handler
+    if cardinality.response_streaming:
+        if _is_async(handler, inspect.isasyncgenfunction):
+            return
+        expected = (
+            f"an async generator: async def handler({request}, context) that yields the responses"
+        )
+    else:
+        if _is_async(handler, inspect.iscoroutinefunction):
+            return
+        expected = f"a coroutine function: async def handler({request}, context) that returns "
+        expected += "the response"
+    if _is_async(handler, inspect.iscoroutinefunction):
+        found = "a coroutine function (async def without yield)"
+    elif _is_async(handler, inspect.isasyncgenfunction):
+        found = "an async generator function (async def with yield)"
+    else:
+        found = "not async (a plain def?)"
+    raise TypeError(
+        f"the handler of {path} ({cardinality.value}), {handler!r}, is {found}; the asyncio "
+        f"server needs {expected}"
+    )
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _catch_signals(
+    loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]
+) -> Callable[[], None]:
+    """Route SIGINT and SIGTERM to ``handler(signum)`` on ``loop``; returns the function
+    that puts the previous handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # Python runs signal handlers in the main thread only
+    previous = {signum: signal.getsignal(signum) for signum in _SIGNALS}
+    on_loop: list[signal.Signals] = []
+    for signum in _SIGNALS:
+        try:
+            loop.add_signal_handler(signum, handler, int(signum))
+            on_loop.append(signum)
+        except (NotImplementedError, RuntimeError):
+            # No loop signal handlers (Windows' loops): a Python handler that hands the
+            # signal to the loop, as the loop's own would.
+            signal.signal(signum, lambda n, _: loop.call_soon_threadsafe(handler, n))
+
+    def restore() -> None:
+        for signum in _SIGNALS:
+            if signum in on_loop:
+                with contextlib.suppress(Exception):  # (the loop may be closing)
+                    loop.remove_signal_handler(signum)
+            # remove_signal_handler leaves the defaults; asyncio.run's own SIGINT handler
+            # (or the program's) must come back, or Ctrl-C after serve() would misbehave.
+            handler_before = previous[signum]
+            if handler_before is not None:
+                signal.signal(signum, handler_before)
+
+    return restore
+
+
 def _unlink_socket(path: str) -> None:
     """Remove ``path`` if it is a Unix socket (left by an earlier server); nothing else."""
     try:
@@ -1211,16 +1294,84 @@ def _unlink_socket(path: str) -> None:
         pass
 
 
+_ADDRESS_FORMS = "host:port, [v6]:port or unix:path (e.g. 127.0.0.1:50051, [::1]:0, unix:/tmp/s)"
+
+
 def _parse_address(address: str) -> tuple[str, str | int]:
-    """``host:port``, ``[v6]:port`` or ``unix:path`` → (host or "unix", port or path)."""
+    """``host:port``, ``[v6]:port`` or ``unix:path`` → (host or "unix", port or path).
+
+    Raises ValueError naming the address, what is wrong and the forms accepted.
+    """
     if address.startswith("unix:"):
-        return "unix", address[5:]
+        path = address[5:]
+        if not path:
+            raise ValueError(f"address {address!r} has no path: use unix:/path/to/socket")
+        return "unix", path
+    if "://" in address:
+        # A URL (http://host:port): the scheme means nothing to a gRPC server's listener.
+        scheme, _, rest = address.partition("://")
+        raise ValueError(
+            f"address {address!r} is a URL: drop the {scheme}:// scheme "
+            f"and give {rest.rstrip('/')!r} (accepted: {_ADDRESS_FORMS})"
+        )
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
-        raise ValueError(f"address {address!r} is not host:port or unix:path")
+        raise ValueError(f"address {address!r} is not one of {_ADDRESS_FORMS}")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    return host, int(port)
+    number = int(port)
+    if number > 65535:
+        raise ValueError(
+            f"address {address!r}: port {number} is out of range (0-65535; 0 picks a free one)"
+        )
+    return host, number
+
+
+def _unix_socket_in_use(path: str) -> bool:
+    """Whether a server is listening on the Unix socket file at ``path``."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)  # (a full backlog answers EAGAIN rather than blocking)
+    try:
+        probe.connect(path)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False  # refused (a stale file), or not a socket at all: bind will say
+    else:
+        return True
+    finally:
+        probe.close()
+
+
+def _listen_error(address: str, host: str, port: str | int, exc: OSError) -> OSError:
+    """``exc`` (from binding ``address``) as the same OSError, errno kept, with a message
+    naming the address, the cause and what to do."""
+    reason = (exc.strerror or str(exc)).rstrip(".")
+    if isinstance(exc, socket.gaierror):
+        cause = f"cannot resolve host {host!r} ({reason}); check the name or use an IP address"
+    elif host == "unix":
+        assert isinstance(port, str)
+        directory = os.path.dirname(port) or "."
+        if exc.errno == errno.ENOENT:
+            cause = f"the directory {directory!r} does not exist; create it first"
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            cause = f"permission denied creating a socket in {directory!r}"
+        elif exc.errno == errno.EADDRINUSE:
+            cause = f"{port!r} exists and is not a socket; remove it or choose another path"
+        else:
+            cause = reason
+    elif exc.errno == errno.EADDRINUSE:
+        cause = "the address is already in use (another server?); stop it or use port 0"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        cause = "permission denied (ports below 1024 need privileges); use a higher port"
+    elif exc.errno == errno.EADDRNOTAVAIL:
+        cause = "no local interface has this address; use one of this host's addresses"
+    else:
+        cause = reason
+    message = f"cannot listen on {address!r}: {cause}"
+    if isinstance(exc, socket.gaierror):
+        return socket.gaierror(exc.errno, message)
+    return OSError(exc.errno, message)  # (OSError picks the errno's subclass)
 
 
 class Server:
@@ -1268,6 +1419,8 @@ class Server:
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._started = False
         self._draining = False
+        # Set to end a stop()'s grace at once (serve()'s second signal, its cancellation).
+        self._hurry = False
         self._stopped: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
 
@@ -1277,18 +1430,31 @@ class Server:
         return self._services
 
     def add_service(self, service: ServiceDefinition | SupportsServiceDefinition) -> None:
-        """Register a service: a :class:`ServiceDefinition` or a generated servicer."""
+        """Register a service: a :class:`ServiceDefinition` or a generated servicer.
+
+        Handlers must be ``async def``: coroutine functions for unary responses, async
+        generators (``async def`` with ``yield``) for streamed ones; anything else
+        raises TypeError here rather than failing every call.
+        """
         if not isinstance(service, ServiceDefinition):
             service = service.__grpcx_service__()
         if service.name in self._services:
             raise ValueError(f"service {service.name} is already registered")
+        paths = service.paths()
+        for path, method in paths.items():
+            _check_handler(path, method)
         self._services[service.name] = service
-        self._methods.update(service.paths())
+        self._methods.update(paths)
 
     async def add_port(
         self, address: str, *, ssl: _ssl.SSLContext | None = None, reuse_port: bool = False
     ) -> int:
         """Listen on ``host:port`` (``[::1]:0``; port 0 picks one) or ``unix:path``.
+
+        A malformed address raises ValueError; an address that cannot be listened on
+        raises the OSError (errno kept: ``EADDRINUSE``, ``ENOENT``...) with a message
+        naming the address and the cause. A Unix socket file left by a server that is
+        gone is replaced; one a running server listens on is refused (EADDRINUSE).
 
         Returns the bound port (0 for a Unix socket). With ``ssl``, ALPN ``h2`` is set
         on the context. ``reuse_port`` sets SO_REUSEPORT, so several processes can listen
@@ -1301,24 +1467,37 @@ class Server:
         self._loop = asyncio.get_running_loop()
         if host == "unix":
             assert isinstance(port, str)
-            _unlink_socket(port)  # a stale socket from an earlier run; never another file
-            listener = await self._loop.create_unix_server(
-                lambda: _ServerConnection(self), port, ssl=ssl, start_serving=self._started
-            )
-            self._unix_paths.append(port)
-            bound = 0
-        else:
-            assert isinstance(port, int)
-            listener = await self._loop.create_server(
-                lambda: _ServerConnection(self),
-                host or None,
-                port,
-                ssl=ssl,
-                reuse_address=True,
-                reuse_port=reuse_port or None,
-                start_serving=self._started,
-            )
-            bound = listener.sockets[0].getsockname()[1]
+            if _unix_socket_in_use(port):
+                # asyncio would unlink it and take over: the running server would then
+                # lose every new client without a word.
+                raise OSError(
+                    errno.EADDRINUSE,
+                    f"cannot listen on {address!r}: a server is listening on {port!r}; "
+                    "stop it or choose another path",
+                )
+        try:
+            if host == "unix":
+                assert isinstance(port, str)
+                _unlink_socket(port)  # a stale socket from an earlier run; never another file
+                listener = await self._loop.create_unix_server(
+                    lambda: _ServerConnection(self), port, ssl=ssl, start_serving=self._started
+                )
+                self._unix_paths.append(port)
+                bound = 0
+            else:
+                assert isinstance(port, int)
+                listener = await self._loop.create_server(
+                    lambda: _ServerConnection(self),
+                    host or None,
+                    port,
+                    ssl=ssl,
+                    reuse_address=True,
+                    reuse_port=reuse_port or None,
+                    start_serving=self._started,
+                )
+                bound = listener.sockets[0].getsockname()[1]
+        except OSError as exc:
+            raise _listen_error(address, host, port, exc) from exc
         self._listeners.append(listener)
         return int(bound)
 
@@ -1333,6 +1512,11 @@ class Server:
     async def stop(self, grace: float | None = None) -> None:
         """Stop: refuse new calls (GOAWAY), let calls in flight finish for ``grace``
         seconds (None: wait for them all), then cancel what remains and close."""
+        self._begin_stop()
+        await self._finish_stop(grace)
+
+    def _begin_stop(self) -> None:
+        """stop()'s first step, done at once: no new connections, GOAWAY on the others."""
         if self._stopped is None:
             self._stopped = asyncio.Event()
         for listener in self._listeners:
@@ -1341,6 +1525,10 @@ class Server:
         self._idle = asyncio.Event()
         for connection in list(self._connections):
             connection.start_shutdown()
+
+    async def _finish_stop(self, grace: float | None) -> None:
+        """stop()'s second step: the grace for calls in flight, then the end."""
+        assert self._stopped is not None
         if self._connections:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._all_idle(), grace)
@@ -1359,8 +1547,82 @@ class Server:
         self._unix_paths.clear()
         self._stopped.set()
 
+    def _stop_now(self) -> None:
+        """End a stop() in progress without waiting out its grace: calls still running
+        are cancelled now."""
+        self._hurry = True
+        if self._idle is not None:
+            self._idle.set()  # (wakes _all_idle, which then sees _hurry)
+
+    async def serve(self, grace: float | None = 10.0) -> None:
+        """Serve until SIGINT (Ctrl-C) or SIGTERM, then stop gracefully and return.
+
+        The one call a server's ``main`` needs after adding its ports::
+
+            async def main() -> None:
+                server = grpcx.aio.Server()
+                server.add_service(GreeterServicer())
+                await server.add_port("127.0.0.1:50051")
+                await server.serve(grace=5.0)
+
+            asyncio.run(main())     # or grpcx.aio.run(main()) for uvloop
+
+        Starts the server if it is not running yet. The first SIGINT or SIGTERM (what
+        Kubernetes and systemd send) runs :meth:`stop` with ``grace``: new calls are
+        refused (clients see UNAVAILABLE and may retry elsewhere), calls in flight get
+        ``grace`` seconds to finish (None: as long as they take), and then the rest are
+        cancelled. A second signal cancels them at once. Either way ``serve()`` returns
+        normally, with Unix socket files removed, and no KeyboardInterrupt is raised: the
+        program ends like any other.
+
+        ``serve()`` also returns when something else calls :meth:`stop`. If the task
+        running it is cancelled, it stops the server without grace and re-raises.
+
+        The signal handlers are installed on the running loop for the duration of the
+        call and the previous ones restored after it. Where the loop cannot install
+        them (Windows) Python's own handlers are used instead; outside the main thread,
+        where no signal handler can be installed, only :meth:`stop` and cancellation end
+        ``serve()``.
+        """
+        if not self._started:
+            await self.start()
+        loop = asyncio.get_running_loop()
+        stopping: asyncio.Task[None] | None = None
+
+        def on_signal(signum: int) -> None:
+            nonlocal stopping
+            name = signal.Signals(signum).name
+            if stopping is None:
+                # The first step now, not a loop iteration later: once the log line below
+                # is out, new connections are refused and open ones have their GOAWAY.
+                self._begin_stop()
+                _log.info(
+                    "%s received: stopping, calls in flight have %s to finish; "
+                    "a second signal cancels them at once",
+                    name,
+                    "as long as they need" if grace is None else f"{grace:g} s",
+                )
+                stopping = loop.create_task(self._finish_stop(grace))
+            else:
+                _log.info("%s received again: cancelling the calls still running", name)
+                self._stop_now()
+
+        restore = _catch_signals(loop, on_signal)
+        try:
+            await self.wait_for_termination()
+            if stopping is not None:
+                await stopping  # (done by now; this raises what stop() raised, if anything)
+        except asyncio.CancelledError:
+            self._stop_now()
+            if stopping is None:
+                stopping = loop.create_task(self.stop(0))
+            await stopping
+            raise
+        finally:
+            restore()
+
     async def _all_idle(self) -> None:
-        while any(
+        while not self._hurry and any(
             connection.calls or not connection.final_goaway_sent for connection in self._connections
         ):
             assert self._idle is not None

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import ssl
 import sys
 import time
@@ -272,15 +270,9 @@ async def serve(
     server.add_service(service_definition())
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     bound = await server.add_port(address, ssl=ssl_context)
-    await server.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
-            loop.add_signal_handler(signum, stop.set)
+    await server.start()  # (before the line below: the port is then ready for clients)
     print(f"grpcx interop server listening on port {bound}", flush=True)
-    await stop.wait()
-    await server.stop(grace=1.0)
+    await server.serve(grace=1.0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
