@@ -141,9 +141,7 @@ def test_bad_targets_name_themselves_and_the_accepted_forms(target: str, problem
     assert ACCEPTED_FORMS in message
 
 
-@pytest.mark.parametrize(
-    "target", ["foo:bar:baz", "http://localhost:50999", "", "localhost:99999"]
-)
+@pytest.mark.parametrize("target", ["foo:bar:baz", "http://localhost:50999", "", "localhost:99999"])
 def test_channel_refuses_a_bad_target_when_made(target: str) -> None:
     with pytest.raises(ValueError, match="invalid target"):
         Channel(target)

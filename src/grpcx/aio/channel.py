@@ -200,6 +200,7 @@ class _ClientConnection(H2Protocol):
         # Done when the server's first SETTINGS arrived, or the connection ended before:
         # Channel._connect waits for it.
         self.ready: asyncio.Future[None] = self.loop.create_future()
+        self.lost: Exception | None = None  # why the transport ended, if it said
 
     @property
     def usable(self) -> bool:
@@ -207,6 +208,7 @@ class _ClientConnection(H2Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        self.lost = exc
         if not self.ready.done():
             self.ready.set_result(None)
         target = self.channel._target.describe()
@@ -1480,8 +1482,15 @@ class Channel:
         )
         await protocol.ready
         if protocol.closed or protocol.h2.terminated:
+            if protocol.error:
+                raise OSError(protocol.error)
+            if protocol.lost is not None:
+                raise OSError(
+                    f"the connection was lost before the server's HTTP/2 SETTINGS: {protocol.lost}"
+                )
             raise OSError(
-                protocol.error or "the server closed the connection before its HTTP/2 SETTINGS"
+                "the server closed the connection before its HTTP/2 SETTINGS"
+                " (is it a gRPC server? TLS/plaintext mismatch?)"
             )
         return protocol
 
