@@ -613,7 +613,12 @@ class Call(Generic[RequestT, ResponseT]):
         self._path = method._path
         self._serializer = method._serializer
         self._deserializer = method._deserializer
-        self._metadata = Metadata.coerce(metadata) if metadata is not None else None
+        # Every metadata error is raised here, where the call is made: invalid names and
+        # values (Metadata), and names reserved for HTTP/2 and gRPC.
+        coerced = Metadata.coerce(metadata) if metadata is not None else None
+        if coerced is not None:
+            coerced.check_sendable()
+        self._metadata = coerced
         if compression is None:
             compression = channel._compression
         if compression is None or compression == "identity":
