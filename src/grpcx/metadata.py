@@ -10,7 +10,8 @@ Rules from grpc/grpc ``doc/PROTOCOL-HTTP2.md`` ("Requests", Custom-Metadata):
 - Any other value is an ASCII-Value: a ``str`` of ``%x20-7E``.
 - Names that HTTP/2 or the gRPC transport itself own cannot be sent as custom metadata
   (see :data:`RESERVED_NAMES`); :meth:`Metadata.to_headers` refuses them before anything
-  is written. Names starting with ``grpc-`` are reserved for gRPC except a few that
+  is written, and :meth:`Metadata.check_sendable` earlier (a channel, when a call is
+  made). Names starting with ``grpc-`` are reserved for gRPC except a few that
   applications and features legitimately set (:data:`ALLOWED_GRPC_NAMES`).
 
 Received metadata (:meth:`Metadata.from_headers`):

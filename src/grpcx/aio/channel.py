@@ -714,7 +714,11 @@ class Call(Generic[RequestT, ResponseT]):
             else:
                 stream_id = h2.send_request(headers, first, end_stream=end_stream)
         except LocalProtocolError as exc:
-            raise RpcError(StatusCode.UNAVAILABLE, f"could not start the call: {exc}") from None
+            raise RpcError(
+                StatusCode.UNAVAILABLE,
+                f"could not start the call on the connection to"
+                f" {channel._target.describe()}: {exc}",
+            ) from None
         state = _CallState(connection, stream_id, channel._max_receive)
         connection.calls[stream_id] = state
         self._state = state
