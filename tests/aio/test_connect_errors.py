@@ -201,3 +201,40 @@ async def test_tls_alert_to_a_plaintext_channel_says_use_tls(connect, tcp_server
         f"failed to connect to 127.0.0.1:{port}: the server answered with TLS:"
         " use a TLS channel (ssl=...)"
     )
+
+
+async def test_ipv4_address_list_connects_to_the_first_that_answers(echo, connect, handlers):
+    refused = _free_port()
+    channel = connect(f"ipv4:127.0.0.1:{refused},127.0.0.1:{echo.port}")
+    reply = await asyncio.wait_for(channel.unary_unary(handlers.path("Echo"))(b"hi"), WAIT)
+    assert reply == b"hi"
+
+
+async def test_ipv4_address_list_all_refused_names_the_target(connect):
+    target = f"ipv4:127.0.0.1:{_free_port()},127.0.0.1:{_free_port()}"
+    error = await _fail(connect(target))
+    assert error.code == StatusCode.UNAVAILABLE
+    assert error.details.startswith(f"failed to connect to {target}: ")
+
+
+async def test_unix_abstract_target_connects_and_is_named(connect):
+    name = f"grpcx-test-{id(connect)}"
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await _silent(reader, writer)
+
+    server = await asyncio.start_unix_server(silent, path="\0" + name)
+    try:
+        error = await _fail(connect(f"unix-abstract:{name}", connect_timeout=0.2))
+    finally:
+        for writer in writers:
+            writer.close()
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), WAIT)
+    assert error.code == StatusCode.UNAVAILABLE
+    assert error.details.startswith(
+        f"failed to connect to abstract socket {name!r}: timed out after 0.2 s waiting for"
+        " the server's HTTP/2 SETTINGS"
+    )
