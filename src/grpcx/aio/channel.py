@@ -1415,7 +1415,7 @@ class Channel:
         started = loop.time()
         attempt = _Attempt()
         try:
-            protocol = await asyncio.wait_for(self._attempt(attempt), timeout)
+            protocol = await asyncio.wait_for(self._attempt(attempt, timeout), timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             if attempt.transport is not None:
                 attempt.transport.close()
@@ -1437,7 +1437,7 @@ class Channel:
         self._connection = protocol
         return protocol
 
-    async def _attempt(self, attempt: _Attempt) -> _ClientConnection:
+    async def _attempt(self, attempt: _Attempt, timeout: float) -> _ClientConnection:
         """Connect (TCP or Unix socket, then TLS) and wait for the server's SETTINGS,
         keeping in ``attempt`` what it waits for and the transport to close if it fails."""
         loop = self._loop
@@ -1473,6 +1473,8 @@ class Channel:
                     tls,
                     # asyncio insists on a name with ssl; a Unix socket has none.
                     server_hostname=self._server_hostname or target.host,
+                    # Ours bounds the whole attempt; asyncio's own (60 s) must not cut it.
+                    ssl_handshake_timeout=timeout,
                 )
             except (_ssl.SSLError, ConnectionError) as exc:
                 raise OSError(
