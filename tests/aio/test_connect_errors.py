@@ -131,6 +131,7 @@ async def test_call_deadline_shorter_than_connect_timeout_wins(connect, tcp_serv
     port = await tcp_server(_silent)
     error = await _fail(connect(f"127.0.0.1:{port}", connect_timeout=WAIT), timeout=0.1)
     assert error.code == StatusCode.DEADLINE_EXCEEDED
+    assert error.details == f"deadline exceeded while connecting to 127.0.0.1:{port}"
 
 
 async def test_timed_out_attempt_backs_off_then_tries_again(connect, tcp_server):

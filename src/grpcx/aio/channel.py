@@ -1391,7 +1391,8 @@ class Channel:
             return await asyncio.wait_for(awaitable, max(deadline - self._loop.time(), 0))
         except asyncio.TimeoutError:
             raise RpcError(
-                StatusCode.DEADLINE_EXCEEDED, "deadline exceeded while connecting"
+                StatusCode.DEADLINE_EXCEEDED,
+                f"deadline exceeded while connecting to {self._target.describe()}",
             ) from None
 
     async def _connect(self) -> _ClientConnection:
