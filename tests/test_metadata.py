@@ -207,3 +207,30 @@ def test_binary_decoding_matches_stdlib(data: bytes) -> None:
     padded = base64.b64encode(data)
     for wire in (padded, padded.rstrip(b"=")):
         assert Metadata.from_headers([(b"x-bin", wire)]).get("x-bin") == data
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("user-agent", "grpcx sends its own user-agent"),
+        ("grpc-timeout", "timeout="),
+        ("grpc-encoding", "compression="),
+        ("grpc-status", "a status is sent by ending the call"),
+        ("grpc-foo", "names starting with grpc- belong to gRPC"),
+        ("te", "the gRPC transport sets it"),
+        ("connection", "forbidden in HTTP/2"),
+    ],
+)
+def test_reserved_name_errors_say_why_and_what_to_do(name: str, why: str) -> None:
+    md = Metadata([(name, "x")])
+    for check in (md.check_sendable, md.to_headers):
+        with pytest.raises(MetadataError) as info:
+            check()
+        message = str(info.value)
+        assert f"metadata name {name!r} is reserved" in message
+        assert why in message
+        assert message.endswith("remove it")
+
+
+def test_check_sendable_accepts_custom_and_allowed_names() -> None:
+    Metadata([("x-trace", "1"), ("grpc-trace-bin", b"\x01"), ("a-bin", b"")]).check_sendable()

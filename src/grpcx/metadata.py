@@ -10,7 +10,8 @@ Rules from grpc/grpc ``doc/PROTOCOL-HTTP2.md`` ("Requests", Custom-Metadata):
 - Any other value is an ASCII-Value: a ``str`` of ``%x20-7E``.
 - Names that HTTP/2 or the gRPC transport itself own cannot be sent as custom metadata
   (see :data:`RESERVED_NAMES`); :meth:`Metadata.to_headers` refuses them before anything
-  is written. Names starting with ``grpc-`` are reserved for gRPC except a few that
+  is written, and :meth:`Metadata.check_sendable` earlier (a channel, when a call is
+  made). Names starting with ``grpc-`` are reserved for gRPC except a few that
   applications and features legitimately set (:data:`ALLOWED_GRPC_NAMES`).
 
 Received metadata (:meth:`Metadata.from_headers`):
@@ -168,6 +169,29 @@ def _is_reserved(name: str) -> bool:
     return name in RESERVED_NAMES or (name.startswith("grpc-") and name not in ALLOWED_GRPC_NAMES)
 
 
+# Why a reserved name cannot be sent, and what to do instead.
+_RESERVED_WHY = {
+    "user-agent": "grpcx sends its own user-agent",
+    "grpc-timeout": "set the call's deadline with timeout= instead",
+    "grpc-encoding": "choose the request compression with compression= instead",
+    "grpc-status": "a status is sent by ending the call, not as metadata",
+    "grpc-message": "a status is sent by ending the call, not as metadata",
+    "grpc-status-details-bin": "a status is sent by ending the call, not as metadata",
+}
+
+
+def _reserved_error(name: str) -> MetadataError:
+    why = _RESERVED_WHY.get(name)
+    if why is None:
+        if name.startswith("grpc-"):
+            why = "names starting with grpc- belong to gRPC itself"
+        elif name in ("content-type", "te"):
+            why = "the gRPC transport sets it"
+        else:
+            why = "a connection-specific header, forbidden in HTTP/2"
+    return MetadataError(f"metadata name {name!r} is reserved ({why}): remove it")
+
+
 class Metadata:
     """An ordered multimap of metadata names to values.
 
@@ -283,13 +307,21 @@ class Metadata:
         headers = []
         for name, value in self._items:
             if _is_reserved(name):
-                raise MetadataError(f"metadata name {name!r} is reserved")
+                raise _reserved_error(name)
             if isinstance(value, bytes):
                 encoded = binascii.b2a_base64(value, newline=False).rstrip(b"=")
             else:
                 encoded = value.encode("ascii")
             headers.append((name.encode("ascii"), encoded))
         return headers
+
+    def check_sendable(self) -> None:
+        """Raise :class:`MetadataError` if a name may not be sent as custom metadata
+        (as :meth:`to_headers` would): channels check a call's metadata when the call
+        is made, so the error comes where the metadata was given."""
+        for name, _ in self._items:
+            if _is_reserved(name):
+                raise _reserved_error(name)
 
     @classmethod
     def from_headers(

@@ -98,7 +98,7 @@ class _InMemoryChannel(Channel):
     """A channel whose connections are in-memory pipes to ``server``."""
 
     def __init__(self, server: Server, **options: Any) -> None:
-        super().__init__("localhost:0", **options)
+        super().__init__("localhost", **options)
         self._server = server
 
     async def _connect(self) -> _ClientConnection:

@@ -15,7 +15,6 @@ import grpcx
 from grpcx import Metadata, RpcError, StatusCode
 from grpcx.aio import EOF, ServicerContext
 from grpcx.aio import channel as channel_module
-from grpcx.aio.channel import parse_target
 
 WAIT = 10.0
 
@@ -31,28 +30,7 @@ def _free_port() -> int:
 # ---------------------------------------------------------------------- targets
 
 
-@pytest.mark.parametrize(
-    ("target", "expected"),
-    [
-        ("localhost:50051", ("tcp", "localhost", 50051)),
-        ("dns:localhost:50051", ("tcp", "localhost", 50051)),
-        ("dns:///localhost:50051", ("tcp", "localhost", 50051)),
-        ("ipv4:127.0.0.1:9", ("tcp", "127.0.0.1", 9)),
-        ("ipv6:[::1]:9", ("tcp", "::1", 9)),
-        ("[::1]:9", ("tcp", "::1", 9)),
-        ("example.com", ("tcp", "example.com", 443)),
-        ("unix:/tmp/x.sock", ("unix", "localhost", "/tmp/x.sock")),
-        ("unix:///tmp/x.sock", ("unix", "localhost", "/tmp/x.sock")),
-        ("unix:relative.sock", ("unix", "localhost", "relative.sock")),
-    ],
-)
-def test_parse_target(target: str, expected: tuple[str, str, Any]) -> None:
-    assert parse_target(target) == expected
-
-
-def test_parse_target_bad_port() -> None:
-    with pytest.raises(ValueError):
-        parse_target("localhost:http")
+# Parsing: tests/protocol/test_target.py.
 
 
 @pytest.mark.parametrize("form", ["{port}", "dns:{port}", "dns:///{port}", "ipv4:{port}"])

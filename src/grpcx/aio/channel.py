@@ -51,6 +51,7 @@ from grpcx.protocol.messages import (
     encode_message,
     whole_message,
 )
+from grpcx.protocol.target import Target, parse_target
 from grpcx.protocol.timeout import encode_timeout
 from grpcx.status import RpcError, StatusCode, status_from_http2_error
 
@@ -82,7 +83,7 @@ _BACKOFF_INITIAL = 1.0
 _BACKOFF_MULTIPLIER = 1.6
 _BACKOFF_JITTER = 0.2
 _BACKOFF_MAX = 120.0
-_MIN_CONNECT_TIMEOUT = 20.0
+DEFAULT_CONNECT_TIMEOUT = 20.0  # grpcio's too (doc/connection-backoff.md's MIN_CONNECT_TIMEOUT)
 
 
 class _EOFType(enum.Enum):
@@ -118,39 +119,6 @@ Test it with ``is``, which narrows the type of what ``read()`` returned::
 MetadataLike = Metadata | Iterable[tuple[str, str | bytes]] | None
 _Headers = tuple[tuple[bytes, bytes], ...]
 _RequestShape = tuple[_Headers, _Headers, _Headers]  # see Channel._request_shape
-
-
-# ---------------------------------------------------------------------- targets
-
-
-def parse_target(target: str) -> tuple[str, str, int | str]:
-    """Split a target into (kind, host, port): kind is ``tcp`` or ``unix``.
-
-    Accepted: ``host:port``, ``dns:host:port``, ``dns:///host:port``,
-    ``ipv4:1.2.3.4:port``, ``ipv6:[::1]:port``, ``unix:path``, ``unix:///abs/path``.
-    The port defaults to 443.
-    """
-    if target.startswith("unix:"):
-        path = target[5:]
-        if path.startswith("//"):
-            path = path[2:]
-        return "unix", "localhost", path
-    for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):
-        if target.startswith(scheme):
-            target = target[len(scheme) :]
-            break
-    if target.startswith("["):
-        host, _, rest = target[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif target.count(":") == 1:
-        host, _, port = target.partition(":")
-    elif ":" in target:
-        host, port = target, ""  # a bare IPv6 address
-    else:
-        host, port = target, ""
-    if port and not port.isdigit():
-        raise ValueError(f"bad port in target {target!r}")
-    return "tcp", host, int(port) if port else 443
 
 
 # ---------------------------------------------------------------------- the connection
@@ -241,6 +209,10 @@ class _ClientConnection(H2Protocol):
         self._write_waiters: list[asyncio.Future[None]] = []
         self.acks: dict[int, int] = {}  # flow-control credit to give back, by stream
         self.deadlines = _Deadlines(self.loop)
+        # Done when the server's first SETTINGS arrived, or the connection ended before:
+        # Channel._connect waits for it.
+        self.ready: asyncio.Future[None] = self.loop.create_future()
+        self.lost: Exception | None = None  # why the transport ended, if it said
 
     @property
     def usable(self) -> bool:
@@ -248,7 +220,13 @@ class _ClientConnection(H2Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        reason = self.error or (f"connection lost: {exc}" if exc else "connection closed")
+        self.lost = exc
+        if not self.ready.done():
+            self.ready.set_result(None)
+        target = self.channel._target.describe()
+        reason = self.error or (
+            f"connection to {target} lost: {exc}" if exc else f"connection to {target} closed"
+        )
         for state in list(self.calls.values()):
             state.fail(StatusCode.UNAVAILABLE, reason)
         self.calls.clear()
@@ -339,6 +317,8 @@ class _ClientConnection(H2Protocol):
             elif type(event) is SendQueueDrained:
                 self._wake_writers()
             elif type(event) is SettingsReceived:
+                if not self.ready.done():
+                    self.ready.set_result(None)
                 # A larger SETTINGS_MAX_CONCURRENT_STREAMS frees slots: let waiters look.
                 self._wake_slot_waiters()
             elif type(event) is GoAwayReceived:
@@ -347,7 +327,14 @@ class _ClientConnection(H2Protocol):
                 if not calls and self.transport is not None:
                     self.transport.close()
             elif type(event) is ConnectionTerminated:
-                self.error = f"HTTP/2 connection error: {event.reason}"
+                if self.ready.done():
+                    target = self.channel._target.describe()
+                    self.error = f"HTTP/2 connection error with {target}: {event.reason}"
+                else:
+                    # Before the server's SETTINGS: what the core says of the server's
+                    # first bytes (an HTTP/1 answer, TLS, ...); Channel._connect names
+                    # the target.
+                    self.error = event.reason
                 self.acks.clear()
                 self.flush()
                 if self.transport is not None:
@@ -638,7 +625,12 @@ class Call(Generic[RequestT, ResponseT]):
         self._path = method._path
         self._serializer = method._serializer
         self._deserializer = method._deserializer
-        self._metadata = Metadata.coerce(metadata) if metadata is not None else None
+        # Every metadata error is raised here, where the call is made: invalid names and
+        # values (Metadata), and names reserved for HTTP/2 and gRPC.
+        coerced = Metadata.coerce(metadata) if metadata is not None else None
+        if coerced is not None:
+            coerced.check_sendable()
+        self._metadata = coerced
         if compression is None:
             compression = channel._compression
         if compression is None or compression == "identity":
@@ -734,7 +726,11 @@ class Call(Generic[RequestT, ResponseT]):
             else:
                 stream_id = h2.send_request(headers, first, end_stream=end_stream)
         except LocalProtocolError as exc:
-            raise RpcError(StatusCode.UNAVAILABLE, f"could not start the call: {exc}") from None
+            raise RpcError(
+                StatusCode.UNAVAILABLE,
+                f"could not start the call on the connection to"
+                f" {channel._target.describe()}: {exc}",
+            ) from None
         state = _CallState(connection, stream_id, channel._max_receive)
         connection.calls[stream_id] = state
         self._state = state
@@ -1274,13 +1270,33 @@ def _identity(data: bytes) -> bytes:
 # ---------------------------------------------------------------------- the channel
 
 
+class _Attempt:
+    """What a connection attempt is waiting for, and its transport once it has one."""
+
+    __slots__ = ("stage", "transport")
+
+    def __init__(self) -> None:
+        self.stage = "the connection"
+        self.transport: asyncio.BaseTransport | None = None
+
+
 class Channel:
     """A client channel to one target.
 
-    ``ssl`` is an ``ssl.SSLContext`` (ALPN ``h2`` is set on it), True for the system
-    defaults, or None for plaintext; ``server_hostname`` overrides the name used for
-    TLS verification, SNI and ``:authority`` (for tests against a certificate of another
-    name). ``compression`` is the default for requests.
+    ``target`` follows gRPC's naming grammar (:mod:`grpcx.protocol.target`):
+    ``host:port``, ``dns:///host:port``, ``ipv4:1.2.3.4:50051``, ``ipv6:[::1]:50051``,
+    ``unix:path``, ``unix:///absolute/path``, ``unix-abstract:name``; a bad target raises
+    ``ValueError`` here. ``ssl`` is an ``ssl.SSLContext`` (ALPN ``h2`` is set on it),
+    True for the system defaults, or None for plaintext; ``server_hostname`` overrides
+    the name used for TLS verification, SNI and ``:authority`` (for tests against a
+    certificate of another name). ``compression`` is the default for requests.
+
+    ``connect_timeout`` (seconds, 20 by default as in grpcio) bounds each connection
+    attempt, from the start of the TCP connect through the TLS handshake until the
+    server's HTTP/2 SETTINGS arrive: a peer that accepts TCP and never speaks HTTP/2
+    fails the waiting calls with UNAVAILABLE instead of hanging them. After failed
+    attempts it grows with the reconnect backoff (doc/connection-backoff.md). A call's
+    own deadline still applies while it waits (DEADLINE_EXCEEDED).
     """
 
     def __init__(
@@ -1293,8 +1309,14 @@ class Channel:
         max_receive_message_length: int = DEFAULT_MAX_MESSAGE_SIZE,
         max_send_message_length: int | None = None,
         h2_config: H2Config | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
-        self._kind, self._host, self._port = parse_target(target)
+        self._target: Target = parse_target(target)
+        if not connect_timeout > 0 or connect_timeout == math.inf:
+            raise ValueError(
+                f"connect_timeout must be a positive number of seconds, not {connect_timeout!r}"
+            )
+        self._connect_timeout = float(connect_timeout)
         if ssl is True:
             ssl = _ssl.create_default_context()
         if isinstance(ssl, _ssl.SSLContext):
@@ -1304,14 +1326,7 @@ class Channel:
             self._ssl = None
         self._server_hostname = server_hostname
         self._scheme = b"https" if self._ssl is not None else b"http"
-        if server_hostname is not None:
-            authority = server_hostname
-        elif self._kind == "unix":
-            authority = "localhost"
-        elif ":" in self._host:
-            authority = f"[{self._host}]:{self._port}"
-        else:
-            authority = f"{self._host}:{self._port}"
+        authority = server_hostname if server_hostname is not None else self._target.http_authority
         self._authority = authority.encode("idna" if authority.isascii() else "utf-8")
         if compression is not None and get_codec(compression) is None:
             raise ValueError(f"unknown compression {compression!r}")
@@ -1371,11 +1386,17 @@ class Channel:
             try:
                 connection = await self._until(asyncio.shield(self._connecting), deadline)
             except OSError as exc:
-                raise RpcError(StatusCode.UNAVAILABLE, f"failed to connect: {exc}") from None
+                raise RpcError(
+                    StatusCode.UNAVAILABLE,
+                    f"failed to connect to {self._target.describe()}: {exc}",
+                ) from None
             if not connection.usable:
-                # Closed as soon as it was made (a TLS server spoken to in plaintext, say):
-                # fail rather than reconnect at once in a loop without backoff.
-                raise RpcError(StatusCode.UNAVAILABLE, connection.error or "connection closed")
+                # Closed as soon as it was made: fail rather than reconnect at once in a
+                # loop without backoff.
+                raise RpcError(
+                    StatusCode.UNAVAILABLE,
+                    connection.error or f"connection to {self._target.describe()} closed",
+                )
 
     async def _until(self, awaitable: Awaitable[_T], deadline: float | None) -> _T:
         if deadline is None:
@@ -1384,70 +1405,119 @@ class Channel:
             return await asyncio.wait_for(awaitable, max(deadline - self._loop.time(), 0))
         except asyncio.TimeoutError:
             raise RpcError(
-                StatusCode.DEADLINE_EXCEEDED, "deadline exceeded while connecting"
+                StatusCode.DEADLINE_EXCEEDED,
+                f"deadline exceeded while connecting to {self._target.describe()}",
             ) from None
 
     async def _connect(self) -> _ClientConnection:
+        """One connection attempt, after the backoff of the last failed one.
+
+        Raises OSError, its message naming what failed (the channel adds the target).
+        """
         loop = self._loop
         # doc/connection-backoff.md: wait out the backoff after a failed attempt.
         delay = self._next_attempt - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        timeout = max(_MIN_CONNECT_TIMEOUT, self._backoff)
+        # The first attempt takes connect_timeout; later ones at least the backoff, as
+        # connection-backoff.md's MIN_CONNECT_TIMEOUT does.
+        timeout = self._connect_timeout
+        if self._backoff > _BACKOFF_INITIAL:
+            timeout = max(timeout, self._backoff)
         # The backoff deadline counts from the start of the attempt, not its failure
         # (doc/connection-backoff.md): after a 20 s connect timeout the next attempt may
         # start at once, and a refused connection waits the backoff from the first try.
         started = loop.time()
+        attempt = _Attempt()
         try:
-            if self._kind == "unix":
-                assert isinstance(self._port, str)
-                _, protocol = await asyncio.wait_for(
-                    loop.create_unix_connection(
-                        lambda: _ClientConnection(self),
-                        self._port,
-                        ssl=self._ssl,
-                        # asyncio insists on a name with ssl; a Unix socket has none.
-                        server_hostname=(self._server_hostname or self._host)
-                        if self._ssl
-                        else None,
-                    ),
-                    timeout,
-                )
-            else:
-                assert isinstance(self._port, int)
-                _, protocol = await asyncio.wait_for(
-                    loop.create_connection(
-                        lambda: _ClientConnection(self),
-                        self._host,
-                        self._port,
-                        ssl=self._ssl,
-                        server_hostname=(self._server_hostname or self._host)
-                        if self._ssl
-                        else None,
-                    ),
-                    timeout,
-                )
+            protocol = await asyncio.wait_for(self._attempt(attempt, timeout), timeout)
         except (OSError, asyncio.TimeoutError) as exc:
+            if attempt.transport is not None:
+                attempt.transport.close()
             jitter = 1 + random.uniform(-_BACKOFF_JITTER, _BACKOFF_JITTER)
             self._next_attempt = started + self._backoff * jitter
             self._backoff = min(self._backoff * _BACKOFF_MULTIPLIER, _BACKOFF_MAX)
             if isinstance(exc, asyncio.TimeoutError):
-                raise OSError(f"connect timed out after {timeout:.0f}s") from None
+                raise OSError(
+                    f"timed out after {timeout:g} s waiting for {attempt.stage}"
+                ) from None
             raise
         self._backoff = _BACKOFF_INITIAL
         self._next_attempt = 0.0
-        assert isinstance(protocol, _ClientConnection)
         if self._closed:
             # close() ran while we connected: nobody would ever close this connection.
             if protocol.transport is not None:
                 protocol.transport.close()
             raise RpcError(StatusCode.CANCELLED, "the channel is closed")
-        if self._ssl is not None and protocol.transport is not None:
-            ssl_object = protocol.transport.get_extra_info("ssl_object")
-            if ssl_object is not None and ssl_object.selected_alpn_protocol() != "h2":
-                protocol.transport.close()
-                raise OSError("the server did not negotiate HTTP/2 (ALPN h2)")
         self._connection = protocol
+        return protocol
+
+    async def _attempt(self, attempt: _Attempt, timeout: float) -> _ClientConnection:
+        """Connect (TCP or Unix socket, then TLS) and wait for the server's SETTINGS,
+        keeping in ``attempt`` what it waits for and the transport to close if it fails."""
+        loop = self._loop
+        target = self._target
+        tls = self._ssl
+        factory: Callable[[], asyncio.BaseProtocol] = (
+            (lambda: _ClientConnection(self)) if tls is None else asyncio.Protocol
+        )
+        if target.unix_path is not None:
+            attempt.stage = "the Unix socket connect"
+            transport, protocol = await loop.create_unix_connection(factory, target.unix_path)
+        else:
+            attempt.stage = "the TCP connect"
+            errors: list[OSError] = []
+            for host, port in target.addresses:  # in order, the first that connects
+                try:
+                    transport, protocol = await loop.create_connection(factory, host, port)
+                    break
+                except OSError as exc:
+                    errors.append(exc)
+            else:
+                if len(errors) == 1:
+                    raise errors[0]
+                raise OSError("; ".join(str(error) for error in errors))
+        attempt.transport = transport
+        if tls is not None:
+            attempt.stage = "the TLS handshake (is the server plaintext?)"
+            protocol = _ClientConnection(self)
+            try:
+                tls_transport = await loop.start_tls(
+                    transport,
+                    protocol,
+                    tls,
+                    # asyncio insists on a name with ssl; a Unix socket has none.
+                    server_hostname=self._server_hostname or target.host,
+                    # Ours bounds the whole attempt; asyncio's own (60 s) must not cut it.
+                    ssl_handshake_timeout=timeout,
+                )
+            except (_ssl.SSLError, ConnectionError) as exc:
+                raise OSError(
+                    f"TLS handshake failed ({exc}): is the server plaintext, or its"
+                    " certificate not one this channel trusts?"
+                ) from None
+            assert tls_transport is not None
+            attempt.transport = tls_transport
+            protocol.connection_made(tls_transport)
+            ssl_object = tls_transport.get_extra_info("ssl_object")
+            if ssl_object is not None and ssl_object.selected_alpn_protocol() != "h2":
+                raise OSError("the server did not negotiate HTTP/2 (ALPN h2)")
+        assert isinstance(protocol, _ClientConnection)
+        attempt.stage = (
+            "the server's HTTP/2 SETTINGS (is it a gRPC server? TLS/plaintext mismatch?)"
+        )
+        await protocol.ready
+        if protocol.closed or protocol.h2.terminated:
+            if protocol.error:
+                raise OSError(protocol.error)
+            if protocol.lost is not None:
+                raise OSError(
+                    f"the connection was lost before the server's HTTP/2 SETTINGS: {protocol.lost}"
+                )
+            raise OSError(
+                "the server closed the connection before its HTTP/2 SETTINGS"
+                " (is it a gRPC server? TLS/plaintext mismatch?)"
+            )
         return protocol
 
     def _connection_lost(self, connection: _ClientConnection) -> None:

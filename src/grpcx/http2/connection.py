@@ -439,6 +439,10 @@ class _Stream:
         self.content_left = -1
 
 
+# What an HTTP/1 server's answer begins with, and how much of its status line is read.
+_HTTP1_PREFIX = b"HTTP/1."
+_HTTP1_STATUS_LINE_MAX = 256
+
 # ------------------------------------------------------------------ the connection
 
 
@@ -475,6 +479,9 @@ class H2Connection:
         self._initiated = False
         self._terminated = False
         self._preface_pending = not client_side
+        # Client: the server's first bytes are looked at before they are framed, to tell
+        # an HTTP/1 or TLS server from a broken HTTP/2 one (_sniff_server_preface).
+        self._sniff_pending = client_side
         self._preface_buf = b""
         self._peer_settings_seen = False
 
@@ -727,6 +734,11 @@ class H2Connection:
                 if rest is None:
                     return events
                 data = rest
+            elif self._sniff_pending:
+                rest = self._sniff_server_preface(data)
+                if rest is None:
+                    return events
+                data = rest
             reader = self._reader
             reader.feed(data)
             handlers = _FRAME_HANDLERS
@@ -825,6 +837,50 @@ class H2Connection:
         self._preface_pending = False
         self._preface_buf = b""
         return buf[size:]
+
+    def _sniff_server_preface(self, data: bytes) -> bytes | None:
+        """The server's first bytes (client side): returned when they may begin a SETTINGS
+        frame, held (None) while too few to tell, or an H2ConnectionError that says what
+        the server speaks instead.
+
+        A server's preface begins with a SETTINGS frame no longer than 16384 bytes, so its
+        first byte is 0. An HTTP/1 server answers our preface with a status line
+        (``HTTP/1.1 400 Bad Request``), and a TLS server with a TLS record (an alert,
+        type 0x15, or a handshake, 0x16, then version 0x03): read as a frame header,
+        either is a frame of megabytes, whose error would say nothing useful.
+        """
+        buf = self._preface_buf + data
+        if buf[:1] in (b"\x15", b"\x16"):
+            if len(buf) < 2:
+                self._preface_buf = buf
+                return None
+            if buf[1] == 3:
+                raise H2ConnectionError(
+                    ErrorCode.PROTOCOL_ERROR,
+                    "the server answered with TLS: use a TLS channel (ssl=...)",
+                )
+        elif buf[:7] == _HTTP1_PREFIX[: len(buf[:7])]:
+            end = buf.find(b"\n")
+            if end < 0 and len(buf) < _HTTP1_STATUS_LINE_MAX:
+                self._preface_buf = buf
+                return None
+            line = buf[: end if end >= 0 else _HTTP1_STATUS_LINE_MAX].rstrip(b"\r")
+            if len(line) >= 7:
+                parts = line.split(None, 2)
+                version = parts[0].decode("ascii", "replace")
+                status = (
+                    f"status {parts[1].decode('ascii')}"
+                    if len(parts) > 1 and parts[1].isdigit()
+                    else "no status"
+                )
+                raise H2ConnectionError(
+                    ErrorCode.PROTOCOL_ERROR,
+                    f"the server answered with {version} ({status}): not a gRPC server,"
+                    " or TLS/plaintext mismatch",
+                )
+        self._sniff_pending = False
+        self._preface_buf = b""
+        return buf
 
     def _terminate(self, code: int, reason: str) -> None:
         if self._terminated:
