@@ -83,14 +83,14 @@ async def _fail(channel: Channel, *, timeout: float | None = None) -> RpcError:
 async def test_refused_port_names_the_target(connect):
     target = f"127.0.0.1:{_free_port()}"
     error = await _fail(connect(target))
-    assert error.code == StatusCode.UNAVAILABLE
+    assert error.code() == StatusCode.UNAVAILABLE
     assert f"failed to connect to {target}: " in error.details
 
 
 async def test_missing_unix_socket_names_the_path(connect, tmp_path: Path):
     path = tmp_path / "nobody.sock"
     error = await _fail(connect(f"unix:{path}"))
-    assert error.code == StatusCode.UNAVAILABLE
+    assert error.code() == StatusCode.UNAVAILABLE
     assert f"failed to connect to {path}: " in error.details
 
 
@@ -107,8 +107,8 @@ async def test_silent_peer_times_out_waiting_for_settings(connect, tcp_server):
     port = await tcp_server(_silent)
     target = f"127.0.0.1:{port}"
     error = await _fail(connect(target, connect_timeout=0.2))
-    assert error.code == StatusCode.UNAVAILABLE
-    assert error.details == (
+    assert error.code() == StatusCode.UNAVAILABLE
+    assert error.details() == (
         f"failed to connect to {target}: timed out after 0.2 s waiting for the server's"
         " HTTP/2 SETTINGS (is it a gRPC server? TLS/plaintext mismatch?)"
     )
@@ -120,8 +120,8 @@ async def test_silent_peer_times_out_in_the_tls_handshake(connect, tcp_server, c
         f"127.0.0.1:{port}", ssl=certs.client_context(), server_hostname=NAME, connect_timeout=0.2
     )
     error = await _fail(channel)
-    assert error.code == StatusCode.UNAVAILABLE
-    assert error.details == (
+    assert error.code() == StatusCode.UNAVAILABLE
+    assert error.details() == (
         f"failed to connect to 127.0.0.1:{port}: timed out after 0.2 s waiting for the TLS"
         " handshake (is the server plaintext?)"
     )
@@ -130,8 +130,8 @@ async def test_silent_peer_times_out_in_the_tls_handshake(connect, tcp_server, c
 async def test_call_deadline_shorter_than_connect_timeout_wins(connect, tcp_server):
     port = await tcp_server(_silent)
     error = await _fail(connect(f"127.0.0.1:{port}", connect_timeout=WAIT), timeout=0.1)
-    assert error.code == StatusCode.DEADLINE_EXCEEDED
-    assert error.details == f"deadline exceeded while connecting to 127.0.0.1:{port}"
+    assert error.code() == StatusCode.DEADLINE_EXCEEDED
+    assert error.details() == f"deadline exceeded while connecting to 127.0.0.1:{port}"
 
 
 async def test_timed_out_attempt_backs_off_then_tries_again(connect, tcp_server):
@@ -148,7 +148,7 @@ async def test_timed_out_attempt_backs_off_then_tries_again(connect, tcp_server)
     assert attempts == 1
     # The next call waits out the backoff (about 1 s), then a new attempt times out.
     error = await _fail(channel)
-    assert error.code == StatusCode.UNAVAILABLE
+    assert error.code() == StatusCode.UNAVAILABLE
     assert attempts == 2
 
 
@@ -161,8 +161,8 @@ def test_connect_timeout_must_be_positive(bad: float) -> None:
 async def test_http1_server_is_named(connect, tcp_server):
     port = await tcp_server(_http1)
     error = await _fail(connect(f"127.0.0.1:{port}"))
-    assert error.code == StatusCode.UNAVAILABLE
-    assert error.details == (
+    assert error.code() == StatusCode.UNAVAILABLE
+    assert error.details() == (
         f"failed to connect to 127.0.0.1:{port}: the server answered with HTTP/1.1"
         " (status 400): not a gRPC server, or TLS/plaintext mismatch"
     )
@@ -171,8 +171,8 @@ async def test_http1_server_is_named(connect, tcp_server):
 async def test_plaintext_channel_to_a_tls_server(serve, methods, make_probe, connect, certs):
     _, port = await serve(*methods(make_probe()), ssl=certs.server_context())
     error = await _fail(connect(f"127.0.0.1:{port}"))
-    assert error.code == StatusCode.UNAVAILABLE
-    assert error.details.startswith(f"failed to connect to 127.0.0.1:{port}: ")
+    assert error.code() == StatusCode.UNAVAILABLE
+    assert error.details().startswith(f"failed to connect to 127.0.0.1:{port}: ")
     assert "TLS" in error.details
     assert "connection closed" not in error.details
 
@@ -181,8 +181,8 @@ async def test_tls_channel_to_a_plaintext_server(serve, methods, make_probe, con
     _, port = await serve(*methods(make_probe()))
     channel = connect(f"127.0.0.1:{port}", ssl=certs.client_context(), server_hostname=NAME)
     error = await _fail(channel)
-    assert error.code == StatusCode.UNAVAILABLE
-    assert error.details.startswith(
+    assert error.code() == StatusCode.UNAVAILABLE
+    assert error.details().startswith(
         f"failed to connect to 127.0.0.1:{port}: TLS handshake failed ("
     )
     assert "is the server plaintext" in error.details
@@ -197,8 +197,8 @@ async def test_tls_alert_to_a_plaintext_channel_says_use_tls(connect, tcp_server
 
     port = await tcp_server(tls_alert)
     error = await _fail(connect(f"127.0.0.1:{port}"))
-    assert error.code == StatusCode.UNAVAILABLE
-    assert error.details == (
+    assert error.code() == StatusCode.UNAVAILABLE
+    assert error.details() == (
         f"failed to connect to 127.0.0.1:{port}: the server answered with TLS:"
         " use a TLS channel (ssl=...)"
     )
@@ -214,8 +214,8 @@ async def test_ipv4_address_list_connects_to_the_first_that_answers(echo, connec
 async def test_ipv4_address_list_all_refused_names_the_target(connect):
     target = f"ipv4:127.0.0.1:{_free_port()},127.0.0.1:{_free_port()}"
     error = await _fail(connect(target))
-    assert error.code == StatusCode.UNAVAILABLE
-    assert error.details.startswith(f"failed to connect to {target}: ")
+    assert error.code() == StatusCode.UNAVAILABLE
+    assert error.details().startswith(f"failed to connect to {target}: ")
 
 
 async def test_unix_abstract_target_connects_and_is_named(connect):
@@ -234,8 +234,8 @@ async def test_unix_abstract_target_connects_and_is_named(connect):
             writer.close()
         server.close()
         await asyncio.wait_for(server.wait_closed(), WAIT)
-    assert error.code == StatusCode.UNAVAILABLE
-    assert error.details.startswith(
+    assert error.code() == StatusCode.UNAVAILABLE
+    assert error.details().startswith(
         f"failed to connect to abstract socket {name!r}: timed out after 0.2 s waiting for"
         " the server's HTTP/2 SETTINGS"
     )
