@@ -84,14 +84,14 @@ async def test_refused_port_names_the_target(connect):
     target = f"127.0.0.1:{_free_port()}"
     error = await _fail(connect(target))
     assert error.code() == StatusCode.UNAVAILABLE
-    assert f"failed to connect to {target}: " in error.details
+    assert f"failed to connect to {target}: " in error.details()
 
 
 async def test_missing_unix_socket_names_the_path(connect, tmp_path: Path):
     path = tmp_path / "nobody.sock"
     error = await _fail(connect(f"unix:{path}"))
     assert error.code() == StatusCode.UNAVAILABLE
-    assert f"failed to connect to {path}: " in error.details
+    assert f"failed to connect to {path}: " in error.details()
 
 
 async def test_unix_target_forms_connect(serve, handlers, methods, make_probe, tmp_path: Path):
@@ -173,8 +173,8 @@ async def test_plaintext_channel_to_a_tls_server(serve, methods, make_probe, con
     error = await _fail(connect(f"127.0.0.1:{port}"))
     assert error.code() == StatusCode.UNAVAILABLE
     assert error.details().startswith(f"failed to connect to 127.0.0.1:{port}: ")
-    assert "TLS" in error.details
-    assert "connection closed" not in error.details
+    assert "TLS" in error.details()
+    assert "connection closed" not in error.details()
 
 
 async def test_tls_channel_to_a_plaintext_server(serve, methods, make_probe, connect, certs):
@@ -185,7 +185,7 @@ async def test_tls_channel_to_a_plaintext_server(serve, methods, make_probe, con
     assert error.details().startswith(
         f"failed to connect to 127.0.0.1:{port}: TLS handshake failed ("
     )
-    assert "is the server plaintext" in error.details
+    assert "is the server plaintext" in error.details()
 
 
 async def test_tls_alert_to_a_plaintext_channel_says_use_tls(connect, tcp_server):
