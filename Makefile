@@ -42,9 +42,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests bench examples
 	$(VENV)/bin/mypy
 
+# The floor run first, so that the whole suite's summary is the closing line.
 test: $(STAMP) tools lint
-	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory test-min-deps
+	$(PY) -m pytest -q
 
 # pyproject.toml's floors are promises: install exactly them (tests/min_deps.py derives the
 # pins from pyproject.toml) and grpcx without its dependencies, so nothing newer sneaks in.
