@@ -29,11 +29,12 @@ import itertools
 import os
 
 import hpack
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grpcx.http2 import frames as fr
-from grpcx.http2.connection import ConnectionClosedError, H2Connection
+from grpcx.http2.connection import ConnectionClosedError, H2Connection, LocalProtocolError
 from grpcx.http2.errors import (
     ErrorCode,
     H2ConnectionError,
@@ -863,3 +864,24 @@ def test_regression_header_list_limit_before_settings_ack() -> None:
     resets = [(f.stream_id, f.error_code) for f in sent_frames(conn) if f.type == fr.RST_STREAM]
     assert resets == [(3, ErrorCode.PROTOCOL_ERROR)]
     assert not conn.terminated
+
+
+# Found by test_raw_bytes_after_handshake: a PRIORITY frame of the wrong size on stream 2,
+# an id of the server's own parity that it never opened, is a stream error that leaves a
+# record of a reset stream 2; sending on "the next stream" of that server then took the
+# record for a stream the peer had reset, and was silently a no-op instead of refused.
+# Fixed in connection.py (_was_reset): our ids we never opened are never "reset".
+
+
+def test_regression_our_unopened_id_reset_by_the_peer_is_not_a_race() -> None:
+    conn = regression_server(H2Config())
+    wire = fr.CONNECTION_PREFACE + PEER_SETTINGS + fr.build_frame(fr.PRIORITY, 0, 2, b"")
+    conn.receive_data(wire, 0.0)
+    resets = [(f.stream_id, f.error_code) for f in sent_frames(conn) if f.type == fr.RST_STREAM]
+    assert resets == [(2, ErrorCode.FRAME_SIZE_ERROR)]
+    with pytest.raises(LocalProtocolError, match="cannot open"):
+        conn.send_headers(2, REQUEST)
+    conn.receive_data(fr.build_data(0, b""), 0.0)  # a connection error
+    assert conn.terminated
+    with pytest.raises(ConnectionClosedError):
+        conn.send_headers(2, REQUEST)

@@ -1321,10 +1321,15 @@ class H2Connection:
         record: skipped when a later stream was opened (§5.1.1), or closed so long ago
         that the application cannot still be racing the peer over it. (A peer's stream
         with no record left is taken as reset: closed or reset, it is gone either way.)"""
+        local = (stream_id & 1) == self._local_parity
+        if local and stream_id >= self._next_stream_id:
+            # Never opened by us (a peer's frame on such an id may have left a record of a
+            # reset): opening it is for _open_local to judge.
+            return False
         state = self._closed_state(stream_id)
         if state is None:
             state = self._unknown_stream_state(stream_id)
-            if state is not _IDLE and (stream_id & 1) == self._local_parity:
+            if state is not _IDLE and local:
                 state = _CLOSED
         if state is _CLOSED:
             raise StreamStateError(f"stream {stream_id} is closed or was never opened")
