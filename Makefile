@@ -15,8 +15,9 @@ BENCH_STAMP := $(VENV)/.bench-installed
 MIN_VENV := .venv-min
 MIN_PY := $(MIN_VENV)/bin/python
 MIN_STAMP := $(MIN_VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: test test-min-deps demo bench lint tools clean
+.PHONY: test test-min-deps demo bench lint docs tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +43,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests bench examples
 	$(VENV)/bin/mypy
 
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -q -e '.[test,docs]'
+	touch $(DOCS_STAMP)
+
+# The API reference from the docstrings (mkdocs.yml) into site/. --strict: a broken
+# cross-reference, a page missing from the nav or a docstring griffe cannot parse fails it.
+docs: $(DOCS_STAMP)
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+
 # The floor run first, so that the whole suite's summary is the closing line.
-test: $(STAMP) tools lint
+test: $(STAMP) tools lint docs
 	$(MAKE) --no-print-directory test-min-deps
 	$(PY) -m pytest -q
 
@@ -82,4 +92,4 @@ bench: $(BENCH_STAMP) tools
 	$(PY) -m bench.suite.floor
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) build dist src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(MIN_VENV) site build dist src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
