@@ -1,8 +1,8 @@
 """grpcx: gRPC for Python, written in Python.
 
 The public API is re-exported here; ``grpcx.aio`` holds the asyncio server and channel.
-:class:`ServicerContext` (a handler's second argument) is re-exported from ``grpcx.aio``
-so that handler signatures can name it from here too. Everything else is internal.
+[`ServicerContext`][grpcx.ServicerContext] (a handler's second argument) is re-exported from
+``grpcx.aio`` so that handler signatures can name it from here too. Everything else is internal.
 """
 
 # Before the imports: grpcx.protocol.headers reads it for the user-agent.

@@ -197,7 +197,7 @@ class Metadata:
 
     Construct from a mapping or an iterable of ``(name, value)`` pairs; names are
     lowercased and validated, values must be ``str`` (printable ASCII) or, for names
-    ending in ``-bin``, ``bytes``. Invalid input raises :class:`MetadataError` (or
+    ending in ``-bin``, ``bytes``. Invalid input raises [`MetadataError`][grpcx.MetadataError] (or
     ``TypeError`` for a value of the wrong type).
     """
 
@@ -220,7 +220,7 @@ class Metadata:
         | Iterable[tuple[str, MetadataValue]]
         | None,
     ) -> Metadata | None:
-        """*metadata* as a :class:`Metadata` (itself if it already is one), or None."""
+        """*metadata* as a [`Metadata`][grpcx.Metadata] (itself if it already is one), or None."""
         if metadata is None or isinstance(metadata, Metadata):
             return metadata
         return cls(metadata)
@@ -300,9 +300,9 @@ class Metadata:
     def to_headers(self) -> list[tuple[bytes, bytes]]:
         """Encode as HTTP/2 header fields; ``-bin`` values become unpadded base64.
 
-        Raises :class:`MetadataError` for a reserved name (:data:`RESERVED_NAMES`,
-        pseudo-headers cannot occur as names are validated, and ``grpc-`` names other
-        than :data:`ALLOWED_GRPC_NAMES`).
+        Raises [`MetadataError`][grpcx.MetadataError] for a reserved name
+        (``grpcx.metadata.RESERVED_NAMES``, pseudo-headers cannot occur as names are
+        validated, and ``grpc-`` names other than ``grpcx.metadata.ALLOWED_GRPC_NAMES``).
         """
         headers = []
         for name, value in self._items:
@@ -316,9 +316,9 @@ class Metadata:
         return headers
 
     def check_sendable(self) -> None:
-        """Raise :class:`MetadataError` if a name may not be sent as custom metadata
-        (as :meth:`to_headers` would): channels check a call's metadata when the call
-        is made, so the error comes where the metadata was given."""
+        """Raise [`MetadataError`][grpcx.MetadataError] if a name may not be sent as custom metadata
+        (as [`to_headers()`][grpcx.Metadata.to_headers] would): channels check a call's metadata
+        when the call is made, so the error comes where the metadata was given."""
         for name, _ in self._items:
             if _is_reserved(name):
                 raise _reserved_error(name)
@@ -332,7 +332,7 @@ class Metadata:
         With *skip_reserved* (the default), pseudo-headers and transport headers are
         skipped; without it only pseudo-headers are. Invalid names and invalid text
         values are dropped (see the module docstring); a ``-bin`` value that is not
-        base64 raises :class:`MetadataError`, which the caller maps to INTERNAL.
+        base64 raises [`MetadataError`][grpcx.MetadataError], which the caller maps to INTERNAL.
         """
         items: list[tuple[str, MetadataValue]] = []
         for name, value in headers:

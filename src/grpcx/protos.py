@@ -23,7 +23,8 @@ protobuf's default descriptor pool, so loaded messages are the same classes as g
 ones of the same file. Loading is idempotent: a file can be loaded again, also under
 another path, or after (or before) its generated ``_pb2`` module is imported, and the
 same classes come back. A different file defining the same names cannot be loaded (the
-pool keeps one definition of each per process): :class:`ProtoError` names both files.
+pool keeps one definition of each per process): [`ProtoError`][grpcx.protos.ProtoError] names both
+files.
 """
 
 from __future__ import annotations
@@ -294,10 +295,11 @@ def load(file: StrPath, include: Sequence[StrPath] = ()) -> types.ModuleType:
 
     ``include`` are the directories imports are looked up in (protoc's ``-I``); by
     default, the directory of ``file``. ``file`` is a path on disk, or a name relative to
-    one of ``include``. Raises :class:`ProtoError` with protoc's diagnostics (file, line,
-    column, message) if the file does not compile, or naming both files if one already
-    loaded in the process (or imported as a ``_pb2`` module) defines the same file or
-    names differently. Loading the same file again, under any path, returns its classes.
+    one of ``include``. Raises [`ProtoError`][grpcx.protos.ProtoError] with protoc's
+    diagnostics (file, line, column, message) if the file does not compile, or naming both
+    files if one already loaded in the process (or imported as a ``_pb2`` module) defines
+    the same file or names differently. Loading the same file again, under any path,
+    returns its classes.
     """
     directories = [os.fspath(directory) for directory in include] or [os.fspath(Path(file).parent)]
     compiled = compile_protos([os.fspath(file)], directories)

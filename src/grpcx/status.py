@@ -75,8 +75,10 @@ class RpcError(Exception):
     """A call ended with a non-OK status.
 
     As in grpcio (whose ``RpcError`` is also a ``Call``), the status is read with methods:
-    :meth:`code` and :meth:`details` are the call's ``grpc-status`` and (decoded)
-    ``grpc-message``, :meth:`initial_metadata` and :meth:`trailing_metadata` the custom
+    [`code()`][grpcx.RpcError.code] and [`details()`][grpcx.RpcError.details] are the call's
+    ``grpc-status`` and (decoded) ``grpc-message``,
+    [`initial_metadata()`][grpcx.RpcError.initial_metadata] and
+    [`trailing_metadata()`][grpcx.RpcError.trailing_metadata] the custom
     metadata the server sent. ``status_details`` is the decoded ``google.rpc.Status`` from
     ``grpc-status-details-bin``, or None.
     """

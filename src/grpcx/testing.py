@@ -120,10 +120,10 @@ class _InMemoryChannel(Channel):
 
 
 def in_memory_channel(server: Server, **options: Any) -> Channel:
-    """A :class:`~grpcx.aio.Channel` connected in memory to ``server``.
+    """A [`Channel`][grpcx.aio.Channel] connected in memory to ``server``.
 
     ``server`` needs its services added; it need not listen on any port, nor be started.
-    ``options`` are those of :class:`~grpcx.aio.Channel` other than the target and TLS
+    ``options`` are those of [`Channel`][grpcx.aio.Channel] other than the target and TLS
     (``compression``, ``max_receive_message_length``, ...). Use it as an async context
     manager, or ``await channel.close()``.
     """

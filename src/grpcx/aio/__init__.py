@@ -1,4 +1,4 @@
-"""grpcx on asyncio: :class:`Server` and :class:`Channel`."""
+"""grpcx on asyncio: [`Server`][grpcx.aio.Server] and [`Channel`][grpcx.aio.Channel]."""
 
 from grpcx.aio.channel import (
     EOF,

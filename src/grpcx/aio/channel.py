@@ -105,7 +105,8 @@ class _EOFType(enum.Enum):
 
 
 EOF: Final = _EOFType.EOF
-"""The marker :meth:`UnaryStreamCall.read` returns after the last response.
+"""The marker [`UnaryStreamCall.read()`][grpcx.aio.UnaryStreamCall.read] returns after the last
+response.
 
 Test it with ``is``, which narrows the type of what ``read()`` returned::
 
@@ -811,8 +812,8 @@ class Call(Generic[RequestT, ResponseT]):
         """Whether the last response message received had its compressed flag set.
 
         False before any response was read. The client-side twin of
-        :meth:`ServicerContext.request_compressed`; compressed messages are decompressed
-        transparently, this only tells how one arrived.
+        [`ServicerContext.request_compressed()`][grpcx.aio.ServicerContext.request_compressed];
+        compressed messages are decompressed transparently, this only tells how one arrived.
         """
         return self._response_compressed
 
@@ -897,7 +898,7 @@ class _ReadingCall(Call[RequestT, ResponseT]):
     """Reading a stream of responses."""
 
     async def read(self) -> ResponseT | Literal[_EOFType.EOF]:
-        """The next response, or :data:`EOF` after the last; raises RpcError on failure.
+        """The next response, or [`EOF`][grpcx.aio.EOF] after the last; raises RpcError on failure.
 
         ``if reply is grpcx.aio.EOF: break`` narrows ``reply`` to the response type.
         """
@@ -1096,7 +1097,7 @@ class _WritingMixin(Call[RequestT, ResponseT]):
     async def write(self, request: RequestT, *, compress: bool = True) -> None:
         """Send one request message; waits while flow control holds data back.
 
-        Once the call has ended, raises its :class:`RpcError` if it failed, and
+        Once the call has ended, raises its [`RpcError`][grpcx.RpcError] if it failed, and
         ``asyncio.InvalidStateError`` if the server completed it with OK (as grpcio does).
         """
         if self._done_writing:
@@ -1283,7 +1284,7 @@ class _Attempt:
 class Channel:
     """A client channel to one target.
 
-    ``target`` follows gRPC's naming grammar (:mod:`grpcx.protocol.target`):
+    ``target`` follows gRPC's naming grammar (``grpcx.protocol.target``):
     ``host:port``, ``dns:///host:port``, ``ipv4:1.2.3.4:50051``, ``ipv6:[::1]:50051``,
     ``unix:path``, ``unix:///absolute/path``, ``unix-abstract:name``; a bad target raises
     ``ValueError`` here. ``ssl`` is an ``ssl.SSLContext`` (ALPN ``h2`` is set on it),

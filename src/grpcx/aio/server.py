@@ -1430,7 +1430,8 @@ class Server:
         return self._services
 
     def add_service(self, service: ServiceDefinition | SupportsServiceDefinition) -> None:
-        """Register a service: a :class:`ServiceDefinition` or a generated servicer.
+        """Register a service: a [`ServiceDefinition`][grpcx.ServiceDefinition] or a generated
+        servicer.
 
         Handlers must be ``async def``: coroutine functions for unary responses, async
         generators (``async def`` with ``yield``) for streamed ones; anything else
@@ -1459,7 +1460,7 @@ class Server:
         Returns the bound port (0 for a Unix socket). With ``ssl``, ALPN ``h2`` is set
         on the context. ``reuse_port`` sets SO_REUSEPORT, so several processes can listen
         on one port and the kernel spreads connections across them (see
-        :mod:`grpcx.aio.workers`). Listening starts at once if the server is running.
+        [`WorkerGroup`][grpcx.aio.WorkerGroup]). Listening starts at once if the server is running.
         """
         host, port = _parse_address(address)
         if ssl is not None:
@@ -1567,22 +1568,20 @@ class Server:
 
             asyncio.run(main())     # or grpcx.aio.run(main()) for uvloop
 
-        Starts the server if it is not running yet. The first SIGINT or SIGTERM (what
-        Kubernetes and systemd send) runs :meth:`stop` with ``grace``: new calls are
-        refused (clients see UNAVAILABLE and may retry elsewhere), calls in flight get
-        ``grace`` seconds to finish (None: as long as they take), and then the rest are
-        cancelled. A second signal cancels them at once. Either way ``serve()`` returns
-        normally, with Unix socket files removed, and no KeyboardInterrupt is raised: the
-        program ends like any other.
+        Starts the server if it is not running yet. The first SIGINT or SIGTERM (what Kubernetes and
+        systemd send) runs [`stop()`][grpcx.aio.Server.stop] with ``grace``: new calls are refused
+        (clients see UNAVAILABLE and may retry elsewhere), calls in flight get ``grace`` seconds to
+        finish (None: as long as they take), and then the rest are cancelled. A second signal
+        cancels them at once. Either way ``serve()`` returns normally, with Unix socket files
+        removed, and no KeyboardInterrupt is raised: the program ends like any other.
 
-        ``serve()`` also returns when something else calls :meth:`stop`. If the task
-        running it is cancelled, it stops the server without grace and re-raises.
+        ``serve()`` also returns when something else calls [`stop()`][grpcx.aio.Server.stop]. If the
+        task running it is cancelled, it stops the server without grace and re-raises.
 
-        The signal handlers are installed on the running loop for the duration of the
-        call and the previous ones restored after it. Where the loop cannot install
-        them (Windows) Python's own handlers are used instead; outside the main thread,
-        where no signal handler can be installed, only :meth:`stop` and cancellation end
-        ``serve()``.
+        The signal handlers are installed on the running loop for the duration of the call and the
+        previous ones restored after it. Where the loop cannot install them (Windows) Python's own
+        handlers are used instead; outside the main thread, where no signal handler can be
+        installed, only [`stop()`][grpcx.aio.Server.stop] and cancellation end ``serve()``.
         """
         if not self._started:
             await self.start()

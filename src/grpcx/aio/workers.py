@@ -48,7 +48,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def run(main: Awaitable[Any]) -> Any:
-    """``asyncio.run`` on :func:`new_event_loop` (uvloop when installed)."""
+    """``asyncio.run`` on [`new_event_loop()`][grpcx.aio.new_event_loop] (uvloop when installed)."""
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -100,8 +100,8 @@ def _worker(
 class WorkerGroup:
     """``workers`` processes serving ``address`` together (see the module docs).
 
-    ``options`` are :class:`~grpcx.aio.Server` keyword arguments; ``grace`` is the grace
-    period each worker gives its calls on :meth:`stop`.
+    ``options`` are [`Server`][grpcx.aio.Server] keyword arguments; ``grace`` is the grace
+    period each worker gives its calls on [`stop()`][grpcx.aio.WorkerGroup.stop].
     """
 
     def __init__(
