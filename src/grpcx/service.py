@@ -157,7 +157,9 @@ class ServiceDefinition:
     """A service's full name (``package.Service``) and its methods by name."""
 
     name: str
+    """The full name, ``package.Service``."""
     methods: Mapping[str, MethodHandler] = field(default_factory=dict)
+    """The methods by their names."""
 
     def __init__(self, name: str, methods: Iterable[MethodHandler] | Mapping[str, MethodHandler]):
         if isinstance(methods, Mapping):

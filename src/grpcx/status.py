@@ -84,6 +84,7 @@ class RpcError(Exception):
     """
 
     status_details: Status | None
+    """The decoded ``google.rpc.Status`` from ``grpc-status-details-bin``, or None."""
 
     def __init__(
         self,

@@ -129,6 +129,7 @@ class WorkerGroup:
         self._processes: list[multiprocessing.process.BaseProcess] = []
         self._reservation: socket.socket | None = None
         self.port = 0
+        """The port the workers listen on, once started (0 before)."""
 
     def start(self, timeout: float = 30.0) -> int:
         """Start the workers and return once all listen; returns the port."""

@@ -48,38 +48,63 @@ class H2Config:
 
     # -- advertised in our SETTINGS (RFC 9113 §6.5.2)
     header_table_size: int = 4096
+    """SETTINGS_HEADER_TABLE_SIZE: the HPACK table size the peer may use for headers to us."""
     max_concurrent_streams: int = 100
+    """SETTINGS_MAX_CONCURRENT_STREAMS: streams the peer may have open towards us at once."""
     initial_window_size: int = 1 << 20  # 1 MiB per stream
+    """SETTINGS_INITIAL_WINDOW_SIZE: the flow-control window of each stream, in bytes."""
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    """SETTINGS_MAX_FRAME_SIZE: the largest frame payload we accept."""
     max_header_list_size: int = 16 << 10  # decoded size, RFC 9113 §6.5.2 accounting
+    """SETTINGS_MAX_HEADER_LIST_SIZE: the largest header list we accept (decoded size)."""
     # -- connection flow control (announced with a WINDOW_UPDATE right after the preface)
     connection_window_size: int = 16 << 20  # 16 MiB
+    """The connection-level flow-control window, in bytes (65535 to 2**31 - 1)."""
     # -- limits on a hostile peer
     max_continuation_frames: int = 32  # CONTINUATION frames in one header block
+    """The most CONTINUATION frames one header block may take."""
     max_header_block_size: int = 64 << 10  # compressed bytes of one header block
+    """The most compressed bytes one header block may take."""
     max_peer_resets_per_second: float = 200.0  # rapid reset, CVE-2023-44487
+    """Streams the peer may reset per second (the rapid reset attack)."""
     peer_reset_burst: int = 400
+    """The burst of the token bucket of `max_peer_resets_per_second`."""
     max_pings_per_second: float = 10.0
+    """PINGs the peer may send per second."""
     ping_burst: int = 100
+    """The burst of the token bucket of `max_pings_per_second`."""
     max_settings_per_second: float = 10.0
+    """SETTINGS frames the peer may send per second."""
     settings_burst: int = 50
+    """The burst of the token bucket of `max_settings_per_second`."""
     # Frames that cost work and carry nothing (empty DATA without END_STREAM, PRIORITY,
     # unknown types): the CVE-2019-9518 kind of flood.
     max_empty_frames_per_second: float = 1000.0
+    """Frames that carry nothing the peer may send per second: empty DATA without END_STREAM,
+    PRIORITY, unknown types (the CVE-2019-9518 kind of flood)."""
     empty_frame_burst: int = 5000
+    """The burst of the token bucket of `max_empty_frames_per_second`."""
     # WINDOW_UPDATEs granting fewer than small_window_increment bytes to a window (nearly)
     # used up while more than that waits for it: the data dribble of CVE-2019-9511.
     # Peers that grant in large steps (grpc-go, grpcio, nghttp2, h2: a quarter or half
     # a window at a time) never count; a peer keeping a tiny window counts once per
     # grant, and the burst lets it move some hundreds of kilobytes before the rate applies.
     small_window_increment: int = 256
+    """A WINDOW_UPDATE granting fewer bytes than this to a window (nearly) used up, while more
+    waits for it, is a small one: the data dribble of CVE-2019-9511."""
     max_small_window_updates_per_second: float = 100.0
+    """Small WINDOW_UPDATEs the peer may send per second."""
     small_window_update_burst: int = 2000
+    """The burst of the token bucket of `max_small_window_updates_per_second`."""
     max_outbound_buffer: int = 256 << 10  # undrained bytes produced in reply to peer input
+    """The most bytes produced in reply to the peer that may wait unsent."""
     max_encoder_table_size: int = 4096  # our HPACK encoder's table, whatever the peer allows
+    """Our HPACK encoder's dynamic table size, whatever larger size the peer allows."""
     # Closed stream ids remembered for late frames: at most this many, the newest half at least.
     closed_stream_history: int = 1024
+    """How many closed stream ids are remembered, to recognise late frames."""
     settings_timeout: float | None = 10.0  # peer must ACK our SETTINGS within this
+    """Seconds the peer has to acknowledge our SETTINGS (None: no limit)."""
 
     def __post_init__(self) -> None:
         validate_setting(SETTINGS_HEADER_TABLE_SIZE, self.header_table_size)
