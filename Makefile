@@ -50,7 +50,7 @@ $(DOCS_STAMP): $(STAMP) pyproject.toml
 # The API reference from the docstrings (mkdocs.yml) into site/. --strict: a broken
 # cross-reference, a page missing from the nav or a docstring griffe cannot parse fails it.
 docs: $(DOCS_STAMP)
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 # The floor run first, so that the whole suite's summary is the closing line.
 test: $(STAMP) tools lint docs
