@@ -36,6 +36,8 @@ Ports
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
 import re
 import shutil
@@ -310,7 +312,7 @@ def test_the_docs_have_snippets() -> None:
     readme = units(ROOT / "README.md")
     assert any("server" in u.main.items and u.clients for u in readme)
     names = {path.name for path in DOC_FILES}
-    for page in ():
+    for page in ("configuration.md",):
         assert page in names, f"docs/{page} is missing"
 
 
@@ -342,3 +344,52 @@ def test_markers_are_read(tmp_path: Path) -> None:
     tmp.write_text("<!-- test: skip: -->\n```python\npass\n```\n")
     with pytest.raises(ValueError, match="needs a reason"):
         python_blocks(tmp)
+
+
+# ---------------------------------------------------------------------- configuration.md
+
+_ROW = re.compile(r"^\| `(?P<name>\w+)` \| (?P<default>[^|]*) \|")
+
+
+def _sections(path: Path) -> dict[str, dict[str, str]]:
+    """``## heading`` -> {name: default column} of the tables under it."""
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            current = sections.setdefault(line[3:].strip(), {})
+        elif (row := _ROW.match(line)) is not None:
+            current[row.group("name")] = row.group("default").strip()
+    return sections
+
+
+def _parameters(function: object, *leading: str) -> dict[str, object]:
+    signature = inspect.signature(function)  # type: ignore[arg-type]
+    return {
+        name: parameter.default
+        for name, parameter in signature.parameters.items()
+        if name not in ("self", *leading) and parameter.kind is not parameter.VAR_KEYWORD
+    }
+
+
+def test_configuration_lists_every_option_with_its_default() -> None:
+    """docs/configuration.md has a row for every keyword argument of Server, add_port,
+    Channel and every H2Config field, and the row's default is the code's."""
+    from grpcx.aio import Channel, Server
+    from grpcx.http2.settings import H2Config
+
+    sections = _sections(ROOT / "docs" / "configuration.md")
+    expected = {
+        "`grpcx.aio.Server(...)`": _parameters(Server.__init__),
+        "`server.add_port(address, ...)`": _parameters(Server.add_port, "address"),
+        "`grpcx.aio.Channel(target, ...)`": _parameters(Channel.__init__, "target"),
+        "`H2Config`": {f.name: f.default for f in dataclasses.fields(H2Config)},
+    }
+    for heading, options in expected.items():
+        assert heading in sections, f"configuration.md has no section '## {heading}'"
+        rows = sections[heading]
+        assert sorted(rows) == sorted(options), f"## {heading}: rows differ from the code"
+        for name, default in options.items():
+            assert rows[name].startswith(f"`{default!r}`"), (
+                f"## {heading}: {name}'s default is {default!r}, the page says {rows[name]}"
+            )
