@@ -312,7 +312,7 @@ def test_the_docs_have_snippets() -> None:
     readme = units(ROOT / "README.md")
     assert any("server" in u.main.items and u.clients for u in readme)
     names = {path.name for path in DOC_FILES}
-    for page in ("configuration.md",):
+    for page in ("configuration.md", "tls.md"):
         assert page in names, f"docs/{page} is missing"
 
 
