@@ -14,14 +14,18 @@ Markers
     * ``server``: a server that runs until stopped. It is started; once it has printed
       its first line to stdout (say, that it is listening) the ``client`` blocks that
       follow it in the same file run one after another against it; then it gets SIGINT
-      (Ctrl-C) and must exit 0, as ``Server.serve()`` makes it.
+      (Ctrl-C) and must exit 0, as ``Server.serve()`` makes it. SIGINT is sent no sooner
+      than ``SETTLE`` seconds after that line: the line comes just before ``serve()``,
+      which installs its signal handlers as it begins, and a Ctrl-C before that is
+      Python's own (KeyboardInterrupt), as for a person pressing it that fast.
     * ``client``: run while the nearest ``server`` block above it in the file runs.
     * ``certs``: before the block runs, its directory gets a throwaway CA and two
       certificates made with the openssl CLI: ``ca.pem``, ``server.pem`` and
       ``server.key`` (for the name ``localhost`` and the address 127.0.0.1),
       ``client.pem`` and ``client.key`` (CN ``client``), as docs/tls.md makes them. A
       server and its clients share one directory.
-    * ``prints: TEXT`` (the last item): stdout must contain TEXT.
+    * ``prints: TEXT`` (the last item): its stdout or stderr must contain TEXT (stderr
+      for what ``logging`` writes there by default).
     * ``skip: REASON`` (the only item): not run. The reason is required, and skipped
       blocks are reported as skipped tests, never dropped silently.
 
@@ -45,6 +49,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +58,7 @@ import pytest
 ROOT = Path(__file__).parents[1]
 SRC = ROOT / "src"
 TIMEOUT = 30.0  # seconds for one block (they take well under a few seconds)
+SETTLE = 0.5  # seconds between a server's first line and its SIGINT, at least
 FIXED_PORT = "50051"
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
@@ -204,7 +210,7 @@ def _check(block: Block, returncode: int, out: str, err: str) -> None:
     assert returncode == 0, report
     assert "Traceback" not in err, report
     if block.prints is not None:
-        assert block.prints in out, f"{block.name} should print {block.prints!r}\n{report}"
+        assert block.prints in out + err, f"{block.name} should print {block.prints!r}\n{report}"
 
 
 def _run_script(block: Block, directory: Path) -> None:
@@ -242,8 +248,10 @@ def _run_server(unit: Unit, directory: Path) -> None:
         if not first:
             out, err = process.communicate(timeout=TIMEOUT)
             pytest.fail(f"{block.name} ended before printing a line\n{out}\n{err}")
+        ready = time.monotonic()
         for client in unit.clients:
             _run_script(client, directory)
+        time.sleep(max(0.0, ready + SETTLE - time.monotonic()))
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=TIMEOUT)
         _check(block, process.returncode, first + out, err)
@@ -312,7 +320,7 @@ def test_the_docs_have_snippets() -> None:
     readme = units(ROOT / "README.md")
     assert any("server" in u.main.items and u.clients for u in readme)
     names = {path.name for path in DOC_FILES}
-    for page in ("configuration.md", "tls.md"):
+    for page in ("configuration.md", "tls.md", "logging.md"):
         assert page in names, f"docs/{page} is missing"
 
 
