@@ -320,7 +320,8 @@ def test_the_docs_have_snippets() -> None:
     readme = units(ROOT / "README.md")
     assert any("server" in u.main.items and u.clients for u in readme)
     names = {path.name for path in DOC_FILES}
-    for page in ("configuration.md", "tls.md", "logging.md"):
+    pages = ("migrating-from-grpcio.md", "tls.md", "logging.md", "configuration.md")
+    for page in pages:
         assert page in names, f"docs/{page} is missing"
 
 
