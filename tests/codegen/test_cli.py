@@ -182,3 +182,26 @@ def test_console_entry_point_runs_as_a_module(tmp_path: Path) -> None:
         [sys.executable, "-m", "grpcx.cli"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 2 and "COMMAND" in result.stderr
+
+
+def test_no_init_files_under_a_namespace_package(tmp_path: Path) -> None:
+    """A proto under google/ (as googleapis' are) gets no google/__init__.py: that would
+    make the output's google a regular package hiding google.protobuf."""
+    protos = tmp_path / "protos"
+    (protos / "google" / "mine").mkdir(parents=True)
+    (protos / "google" / "mine" / "money2.proto").write_text(
+        'syntax = "proto3";\npackage google.mine;\nmessage Money2 { int64 units = 1; }\n'
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    status = grpcx_main(
+        ["generate", "-q", "-I", str(protos), "--out", str(out), "google/mine/money2.proto"]
+    )
+    assert status == 0
+    assert (out / "google" / "mine" / "money2_pb2.py").is_file()
+    assert list(out.rglob("__init__.py")) == []
+    code = "import google.protobuf, google.mine.money2_pb2 as m; print(m.Money2(units=3).units)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=out, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "3", result.stderr

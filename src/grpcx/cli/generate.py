@@ -18,6 +18,7 @@ the installed protobuf runtime (see :func:`grpcx.codegen.protoc.check_versions`)
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import shutil
 import sys
@@ -117,6 +118,15 @@ def _stub_args(pyi: str, out: Path) -> list[str]:
     return [f"--pyi_out={out}"]
 
 
+def _in_namespace_package(name: str) -> bool:
+    """Whether ``name`` is an installed namespace package (such as ``google``)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    return spec is not None and spec.origin in (None, "namespace")
+
+
 def _add_init_files(out: Path, modules: list[Path], package_root: bool) -> list[Path]:
     """Write the missing ``__init__.py`` of the directories ``modules`` are in, up to
     ``out`` (included when ``package_root``); never overwrite one. Returns those written."""
@@ -130,6 +140,11 @@ def _add_init_files(out: Path, modules: list[Path], package_root: bool) -> list[
         directories.add(out)
     written = []
     for directory in sorted(directories):
+        if directory != out and _in_namespace_package(directory.relative_to(out).parts[0]):
+            # google/... above all: an __init__.py there would make that directory a
+            # regular package that hides every other part of the namespace
+            # (google.protobuf itself) from the application.
+            continue
         init = directory / "__init__.py"
         if not init.exists():
             init.write_text("")
