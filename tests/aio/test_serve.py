@@ -249,3 +249,60 @@ async def test_cancelling_serve_stops_the_server(tmp_path: Path) -> None:
             await asyncio.wait_for(serving, WAIT)
     assert await server.wait_for_termination(timeout=0)
     assert not path.exists()
+
+
+def _slow_service(seconds: float) -> grpcx.ServiceDefinition:
+    async def slow(request: bytes, context: grpcx.aio.ServicerContext) -> bytes:
+        await asyncio.sleep(seconds)
+        return request
+
+    return grpcx.ServiceDefinition("t.T", [grpcx.unary_unary("Slow", slow, bytes, bytes)])
+
+
+@pytest.mark.parametrize("order", ["stop, then a signal", "a signal, then stop"])
+async def test_serve_and_stop_together(tmp_path: Path, order: str) -> None:
+    """serve() and stop() from elsewhere, in either order, share one stop: both return
+    (a signal after stop() cancels the calls at once, as a second signal would)."""
+    server = Server()
+    server.add_service(_slow_service(0.5 if order == "a signal, then stop" else 60.0))
+    path = tmp_path / "s.sock"
+    await server.add_port(f"unix:{path}")
+    serving = asyncio.create_task(server.serve(grace=None))
+    async with Channel(f"unix:{path}") as channel:
+        call = asyncio.ensure_future(channel.unary_unary("/t.T/Slow")(b"x"))
+        for _ in range(500):
+            if any(c.calls for c in server._connections):
+                break
+            await asyncio.sleep(0.01)
+        if order == "stop, then a signal":
+            stopping = asyncio.create_task(server.stop(None))
+            await asyncio.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGTERM)
+        else:
+            os.kill(os.getpid(), signal.SIGTERM)
+            await asyncio.sleep(0.05)
+            stopping = asyncio.create_task(server.stop(None))
+        await asyncio.wait_for(asyncio.gather(serving, stopping), WAIT)
+        await asyncio.gather(call, return_exceptions=True)
+    assert not path.exists()
+
+
+async def test_serve_keeps_the_applications_own_loop_signal_handler(tmp_path: Path) -> None:
+    """A loop handler the application set for SIGTERM stays in charge, during serve() and
+    after it (replacing it would lose it for good)."""
+    loop = asyncio.get_running_loop()
+    seen = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, seen.set)
+    try:
+        server = Server()
+        server.add_service(_service())
+        path = tmp_path / "s.sock"
+        await server.add_port(f"unix:{path}")
+        serving = asyncio.create_task(server.serve(grace=1.0))
+        await asyncio.sleep(0.05)
+        await server.stop(1.0)
+        await asyncio.wait_for(serving, WAIT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(seen.wait(), WAIT)
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)

@@ -1263,6 +1263,14 @@ def _catch_signals(
     previous = {signum: signal.getsignal(signum) for signum in _SIGNALS}
     on_loop: list[signal.Signals] = []
     for signum in _SIGNALS:
+        if getattr(previous[signum], "__name__", "") == "_sighandler_noop":
+            # The application has its own loop handler for it (asyncio's placeholder is
+            # in place): replacing it would lose it for good, so it stays in charge.
+            _log.warning(
+                "serve(): the event loop already handles %s; serve() leaves it alone",
+                signum.name,
+            )
+            continue
         try:
             loop.add_signal_handler(signum, handler, int(signum))
             on_loop.append(signum)
@@ -1273,6 +1281,8 @@ def _catch_signals(
 
     def restore() -> None:
         for signum in _SIGNALS:
+            if getattr(previous[signum], "__name__", "") == "_sighandler_noop":
+                continue  # (never touched)
             if signum in on_loop:
                 with contextlib.suppress(Exception):  # (the loop may be closing)
                     loop.remove_signal_handler(signum)
@@ -1517,9 +1527,13 @@ class Server:
         await self._finish_stop(grace)
 
     def _begin_stop(self) -> None:
-        """stop()'s first step, done at once: no new connections, GOAWAY on the others."""
+        """stop()'s first step, done at once: no new connections, GOAWAY on the others.
+        Done once: a second stop() (or a signal after stop()) shares the first's state,
+        so every waiter wakes on the one idle event."""
         if self._stopped is None:
             self._stopped = asyncio.Event()
+        if self._draining:
+            return
         for listener in self._listeners:
             listener.close()
         self._draining = True
@@ -1591,7 +1605,7 @@ class Server:
         def on_signal(signum: int) -> None:
             nonlocal stopping
             name = signal.Signals(signum).name
-            if stopping is None:
+            if stopping is None and not self._draining:
                 # The first step now, not a loop iteration later: once the log line below
                 # is out, new connections are refused and open ones have their GOAWAY.
                 self._begin_stop()
