@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grpcx.status import StatusCode
 
-__all__ = ["ProtocolStatusError"]
+__all__ = ["CallUsageError", "ProtocolStatusError"]
 
 
 class ProtocolStatusError(Exception):
@@ -24,3 +24,14 @@ class ProtocolStatusError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code.name}: {self.message}"
+
+
+class CallUsageError(RuntimeError):
+    """The application misused a call: it acted on a call it had itself already ended
+    (a second finish, a message after its own finish or half-close, a second response
+    on a unary call). Raised at the call that made the mistake.
+
+    An action that races the peer or the clock (the peer reset the stream, the deadline
+    passed, the connection went) is not misuse: it is a no-op, and the call reports how
+    it really ended.
+    """
